@@ -1,0 +1,44 @@
+// Subcommands of the `freshet` binary.
+//
+// Each subcommand lives in its own file and registers itself with
+// FRESHET_REGISTER_COMMAND; main() builds the CLI11 app from the registry, so
+// adding a command never touches main.cc. A command's Setup adds its
+// CLI11 subcommand and options and returns the function that runs it; that
+// function returns the process exit code.
+#ifndef FRESHET_APPS_FRESHET_COMMAND_H_
+#define FRESHET_APPS_FRESHET_COMMAND_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace freshet {
+
+using CommandRunner = std::function<int()>;
+using CommandSetup = std::function<CommandRunner(CLI::App& app)>;
+
+struct CommandRegistration {
+  int order;  // position in --help
+  CommandSetup setup;
+};
+
+std::vector<CommandRegistration>& CommandRegistry();
+
+struct CommandRegistrar {
+  CommandRegistrar(int order, CommandSetup setup) {
+    CommandRegistry().push_back({order, std::move(setup)});
+  }
+};
+
+// Adds the common `--config C` and `--set key=value` options to `cmd`.
+void AddConfigOptions(CLI::App* cmd, std::string* config,
+                      std::vector<std::string>* overrides);
+
+}  // namespace freshet
+
+#define FRESHET_REGISTER_COMMAND(order, setup)                                \
+  static ::freshet::CommandRegistrar freshet_command_registrar_##order(order, \
+                                                                       setup)
+
+#endif  // FRESHET_APPS_FRESHET_COMMAND_H_
