@@ -1,0 +1,203 @@
+#include "freshet/base/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace freshet {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kJob[] = R"(schema:
+  label: label
+  dense:
+    - {name: I1, transform: log}
+  slots:
+    - C1
+    - {name: C2, table: shared}
+    - {name: C3, table: shared}
+    - {name: genres, column: movies.genres, multi_valued: true, pooling: mean}
+  side_tables:
+    - {name: movies, path: data/movies.csv, key: movieId}
+table_defaults:
+  dim: 8
+  optimizer: {type: adagrad, learning_rate: 0.05}
+tables:
+  - name: shared
+    dim: 16
+    ttl: 7d
+    memory_budget: 512MiB
+    admission: {min_count: 300}
+model:
+  type: deepfm
+  hidden: [64, 32]
+source:
+  type: file
+  path: logs/train.tsv
+  format: criteo
+train:
+  batch_size: 128
+)";
+
+absl::StatusOr<JobConfig> Parse(
+    const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return ParseJobConfig(text, "job.yaml", "/jobs", overrides);
+}
+
+TEST(ConfigTest, ParsesAFullJob) {
+  auto job = Parse(kJob);
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(job->schema.slots.size(), 4u);
+  EXPECT_EQ(job->schema.slots[0].table, "C1");
+  EXPECT_EQ(job->schema.slots[0].column, "C1");
+  EXPECT_EQ(job->schema.slots[2].table, "shared");
+  EXPECT_TRUE(job->schema.slots[3].multi_valued);
+  EXPECT_EQ(job->schema.slots[3].pooling, Pooling::kMean);
+  EXPECT_EQ(job->schema.dense[0].transform, DenseTransform::kLog);
+  ASSERT_EQ(job->schema.labels.size(), 1u);
+  EXPECT_EQ(job->schema.labels[0].column, "label");
+  EXPECT_EQ(job->schema.side_tables[0].path, "/jobs/data/movies.csv");
+  EXPECT_EQ(job->schema.side_tables[0].join_column, "movieId");
+  // One listed table plus one per unlisted slot table (C1, genres).
+  ASSERT_EQ(job->tables.size(), 3u);
+  const TableSpec* shared = job->FindTable("shared");
+  ASSERT_NE(shared, nullptr);
+  EXPECT_EQ(shared->dim, 16);
+  EXPECT_EQ(shared->ttl_ms, 7LL * 86400 * 1000);
+  EXPECT_EQ(shared->memory_budget_bytes, 512LL << 20);
+  EXPECT_EQ(shared->admission.min_count, 300u);
+  EXPECT_DOUBLE_EQ(shared->optimizer.learning_rate, 0.05);  // from defaults
+  EXPECT_EQ(job->FindTable("C1")->dim, 8);
+  EXPECT_EQ(job->model.type, "deepfm");
+  EXPECT_EQ(job->model.hidden, (std::vector<int>{64, 32}));
+  EXPECT_EQ(job->model.dense_optimizer.type, "adam");
+  EXPECT_EQ(job->source.path, "/jobs/logs/train.tsv");
+  EXPECT_EQ(job->source.delimiter, "\t");
+  EXPECT_EQ(job->train.batch_size, 128);
+}
+
+TEST(ConfigTest, OverridesReplaceValuesBeforeValidation) {
+  auto job = Parse(kJob, {"model.type=fm", "tables.shared.dim=32",
+                          "schema.slots.0.table=shared", "model.hidden=[8]",
+                          "train.threads=1"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->model.type, "fm");
+  EXPECT_EQ(job->FindTable("shared")->dim, 32);
+  EXPECT_EQ(job->schema.slots[0].table, "shared");
+  EXPECT_EQ(job->model.hidden, std::vector<int>{8});
+  EXPECT_EQ(job->train.threads, 1);
+  EXPECT_EQ(job->FindTable("C1"), nullptr);
+}
+
+TEST(ConfigTest, OverrideCreatesMissingMaps) {
+  auto job = Parse(kJob, {"sink.type=file", "sink.path=out.log"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->sink.path, "/jobs/out.log");
+}
+
+TEST(ConfigTest, ErrorNamesFileLineAndField) {
+  std::string bad = kJob;
+  bad.replace(bad.find("dim: 16"), 7, "dim: 0");
+  auto job = Parse(bad);
+  ASSERT_FALSE(job.ok());
+  // "dim: 0" is on line 17 of kJob.
+  EXPECT_THAT(job.status().message(), HasSubstr("job.yaml:17: tables.0.dim"));
+  EXPECT_THAT(job.status().message(), HasSubstr("must be in 1..4096, got 0"));
+}
+
+TEST(ConfigTest, ErrorFromOverrideNamesTheOverride) {
+  auto job = Parse(kJob, {"model.type=transformer"});
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("job.yaml (--set model.type=transformer): model.type"));
+  EXPECT_THAT(job.status().message(), HasSubstr("expected one of lr, fm"));
+}
+
+TEST(ConfigTest, UnknownKeyIsAnError) {
+  std::string bad = kJob;
+  bad.replace(bad.find("hidden:"), 7, "hiden:");
+  auto job = Parse(bad);
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(), HasSubstr("model.hiden: unknown key"));
+  EXPECT_THAT(job.status().message(), HasSubstr("job.yaml:23"));
+}
+
+struct BadCase {
+  std::vector<std::string> overrides;
+  std::string expected;
+};
+
+TEST(ConfigTest, RejectsBadValues) {
+  const std::vector<BadCase> cases = {
+      {{"tables.shared.admission.min_count=70000"}, "must be in 1..65535"},
+      {{"tables.shared.admission.probability=0"}, "must be in (0, 1]"},
+      {{"tables.shared.ttl=soon"}, "expected a duration"},
+      {{"tables.shared.memory_budget=lots"}, "expected a size"},
+      {{"tables.shared.optimizer.type=lbfgs"}, "unknown optimizer 'lbfgs'"},
+      {{"tables.shared.optimizer.learning_rate=-1"}, "must be > 0"},
+      {{"tables.shared.serving_precision=int8"}, "expected fp32 or fp16"},
+      {{"model.dense_optimizer=ftrl"}, "unknown optimizer 'ftrl'"},
+      {{"model.hidden=[64, 0]"}, "layer sizes must be in 1..65536"},
+      {{"source.format=parquet"}, "unknown format 'parquet'"},
+      {{"source.type=s3"}, "expected file or generator"},
+      {{"train.batch_size=0"}, "must be in 1..1048576"},
+      {{"train.batch_size=many"}, "expected an integer"},
+      {{"schema.slots.1.pooling=max"}, "expected sum or mean"},
+      {{"schema.slots.3.column=films.genres"},
+       "no side table is named 'films'"},
+      {{"schema.dense.0.transform=sqrt"}, "expected none, log, clip or zscore"},
+      {{"schema.slots.1.name=C1"}, "duplicate slot or feature name 'C1'"},
+      {{"model"}, "expected path.to.key=value"},
+      {{"schema.slots.9.name=x"}, "index 9 out of range"},
+      {{"tables.nosuch.dim=3"}, "no element named 'nosuch'"},
+  };
+  for (const BadCase& c : cases) {
+    auto job = Parse(kJob, c.overrides);
+    ASSERT_FALSE(job.ok()) << c.overrides[0];
+    EXPECT_THAT(job.status().message(), HasSubstr(c.expected))
+        << c.overrides[0];
+  }
+}
+
+TEST(ConfigTest, InvalidYamlReportsLine) {
+  auto job = Parse("schema:\n  slots: [a, b\nmodel: lr\n");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(), HasSubstr("job.yaml:"));
+  EXPECT_THAT(job.status().message(), HasSubstr("not valid YAML"));
+}
+
+TEST(ConfigTest, MissingSchemaIsAnError) {
+  auto job = Parse("model: lr\n");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(), HasSubstr("schema: missing"));
+}
+
+TEST(ConfigTest, LoadsFromFileAndReportsMissingFile) {
+  auto dir = std::filesystem::temp_directory_path() / "freshet_config_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "job.yaml") << kJob;
+  auto job = LoadJobConfig((dir / "job.yaml").string());
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->source.path, (dir / "logs/train.tsv").string());
+  auto missing = LoadJobConfig((dir / "nope.yaml").string());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, ShippedExamplesLoad) {
+  for (const char* name : {"criteo.yaml", "movielens.yaml", "synthetic.yaml"}) {
+    std::string path = std::string(FRESHET_SOURCE_DIR) + "/examples/" + name;
+    if (!std::filesystem::exists(path)) {
+      ADD_FAILURE() << path << " is missing";
+      continue;
+    }
+    auto job = LoadJobConfig(path);
+    EXPECT_TRUE(job.ok()) << job.status();
+  }
+}
+
+}  // namespace
+}  // namespace freshet
