@@ -770,13 +770,17 @@ absl::Status ReadModel(const ConfigReader& r, const YAML::Node& node,
   const std::string path = "model";
   m->dense_optimizer.type = "adam";
   m->dense_optimizer.learning_rate = 0.001;
+  m->wide_optimizer.type = "ftrl";
+  m->wide_optimizer.learning_rate = 0.05;
+  m->wide_optimizer.l2 = 1.0;
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
   if (node.IsScalar()) {
     m->type = node.Scalar();
   } else {
-    RETURN_IF_ERROR(r.CheckKeys(node, path,
-                                {"type", "hidden", "activation", "cross_layers",
-                                 "dense_optimizer", "negative_sampling_rate"}));
+    RETURN_IF_ERROR(r.CheckKeys(
+        node, path,
+        {"type", "hidden", "activation", "cross_layers", "dense_optimizer",
+         "wide_optimizer", "negative_sampling_rate"}));
     RETURN_IF_ERROR(r.Get(node, path, "type", &m->type));
     RETURN_IF_ERROR(r.Get(node, path, "hidden", &m->hidden));
     RETURN_IF_ERROR(r.Get(node, path, "activation", &m->activation));
@@ -784,6 +788,9 @@ absl::Status ReadModel(const ConfigReader& r, const YAML::Node& node,
     RETURN_IF_ERROR(ReadOptimizer(r, node["dense_optimizer"],
                                   "model.dense_optimizer", /*dense=*/true,
                                   &m->dense_optimizer));
+    RETURN_IF_ERROR(ReadOptimizer(r, node["wide_optimizer"],
+                                  "model.wide_optimizer", /*dense=*/false,
+                                  &m->wide_optimizer));
     RETURN_IF_ERROR(r.Get(node, path, "negative_sampling_rate",
                           &m->negative_sampling_rate));
   }

@@ -124,8 +124,11 @@ struct ModelSpec {
   std::string type = "lr";  // lr | fm | deepfm | wide_deep | dcn_v2 | mlp
   std::vector<int> hidden = {256, 128};
   std::string activation = "relu";
-  int cross_layers = 2;                 // dcn_v2
-  OptimizerSpec dense_optimizer;        // type defaults to adam at load time
+  int cross_layers = 2;           // dcn_v2
+  OptimizerSpec dense_optimizer;  // type defaults to adam at load time
+  // Optimizer of the wide (dim-1, per-id) weights of lr, fm, deepfm and
+  // wide_deep; defaults at load time to ftrl, as production LR systems use.
+  OptimizerSpec wide_optimizer;
   double negative_sampling_rate = 1.0;  // r: served logits get + ln(r)
 };
 
