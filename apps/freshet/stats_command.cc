@@ -51,7 +51,7 @@ int RunStats(const StatsOptions& opt) {
     return 2;
   }
   if (!opt.data.empty()) job->source.path = opt.data;  // as given, not resolved
-  auto schema = Schema::Compile(job->schema, job->dir);
+  auto schema = Schema::Compile(job->schema);
   if (!schema.ok()) {
     std::cerr << "freshet stats: " << job->path << ": "
               << schema.status().message() << "\n";
