@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/hash.h"
@@ -56,7 +58,10 @@ void DirtyBatch::Clear() {
 // One stripe: a lock and what it guards. Counters are atomics so that shared
 // (kServe) holders can bump them; they are added once per batch and stripe.
 struct alignas(64) EmbeddingTable::Stripe {
-  mutable absl::Mutex mu;
+  // std::shared_mutex rather than absl::Mutex: the system's absl is not
+  // built with ThreadSanitizer annotations, pthread locks are understood by
+  // it, and the lock is taken once per batch and stripe, not per key.
+  mutable std::shared_mutex mu;
   std::unique_ptr<RowIndex> index;
   std::unique_ptr<RowArena> arena;
   std::unique_ptr<AdmissionFilter> admission;
@@ -308,9 +313,9 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
     if (begin == end) continue;
     Stripe& s = stripes_[st];
     if (train) {
-      s.mu.Lock();
+      s.mu.lock();
     } else {
-      s.mu.ReaderLock();
+      s.mu.lock_shared();
     }
     for (uint32_t j = begin; j < end; ++j) {
       if (j + kPrefetchAhead < end) {
@@ -353,9 +358,9 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
       }
     }
     if (train) {
-      s.mu.Unlock();
+      s.mu.unlock();
     } else {
-      s.mu.ReaderUnlock();
+      s.mu.unlock_shared();
     }
     s.lookups.fetch_add(end - begin, std::memory_order_relaxed);
     if (defaults)
@@ -386,7 +391,7 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
     const uint32_t begin = sc.start[st], end = sc.start[st + 1];
     if (begin == end) continue;
     Stripe& s = stripes_[st];
-    absl::MutexLock lock(&s.mu);
+    std::unique_lock lock(s.mu);
     for (uint32_t j = begin; j < end; ++j) {
       if (j + kPrefetchAhead < end) {
         s.index->Prefetch(
@@ -444,7 +449,7 @@ int64_t EmbeddingTable::ExpireStep(int64_t now_ms, int64_t max_rows) {
        ++visited) {
     uint32_t st = sweep_stripe_.load(std::memory_order_relaxed);
     Stripe& s = stripes_[st % num_stripes_];
-    absl::MutexLock lock(&s.mu);
+    std::unique_lock lock(s.mu);
     const uint32_t high_water = s.arena->high_water();
     uint32_t c = s.sweep_cursor;
     int64_t stripe_deleted = 0;
@@ -480,7 +485,7 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
   size_t added = 0;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     Stripe& s = stripes_[st];
-    absl::MutexLock lock(&s.mu);
+    std::unique_lock lock(s.mu);
     out->deleted_keys.insert(out->deleted_keys.end(), s.deleted[k].begin(),
                              s.deleted[k].end());
     s.deleted[k].clear();
@@ -511,7 +516,7 @@ void EmbeddingTable::ForEachRow(
   const int sf = optimizer_.StateFloats();
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
-    absl::ReaderMutexLock lock(&s.mu);
+    std::shared_lock lock(s.mu);
     const uint32_t high_water = s.arena->high_water();
     for (uint32_t row = 0; row < high_water; ++row) {
       char* p = s.arena->Row(row);
@@ -541,7 +546,7 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
   ObserveTime(last_update_ms);
   const uint64_t h = KeyHash(key);
   Stripe& s = stripes_[StripeOf(h)];
-  absl::MutexLock lock(&s.mu);
+  std::unique_lock lock(s.mu);
   const uint32_t hash32 = static_cast<uint32_t>(h);
   uint32_t row = FindRow(s, key, hash32, RowIndex::kNoRow);
   if (row == RowIndex::kNoRow) row = InsertRow(s, key, hash32, last_update_ms);
@@ -561,7 +566,7 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
 bool EmbeddingTable::Erase(uint64_t key) {
   const uint64_t h = KeyHash(key);
   Stripe& s = stripes_[StripeOf(h)];
-  absl::MutexLock lock(&s.mu);
+  std::unique_lock lock(s.mu);
   const uint32_t row =
       FindRow(s, key, static_cast<uint32_t>(h), RowIndex::kNoRow);
   if (row == RowIndex::kNoRow) return false;
@@ -572,7 +577,7 @@ bool EmbeddingTable::Erase(uint64_t key) {
 bool EmbeddingTable::Contains(uint64_t key) const {
   const uint64_t h = KeyHash(key);
   const Stripe& s = stripes_[StripeOf(h)];
-  absl::ReaderMutexLock lock(&s.mu);
+  std::shared_lock lock(s.mu);
   return FindRow(s, key, static_cast<uint32_t>(h), RowIndex::kNoRow) !=
          RowIndex::kNoRow;
 }
@@ -580,7 +585,7 @@ bool EmbeddingTable::Contains(uint64_t key) const {
 int64_t EmbeddingTable::size() const {
   int64_t n = 0;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
-    absl::ReaderMutexLock lock(&stripes_[st].mu);
+    std::shared_lock lock(stripes_[st].mu);
     n += static_cast<int64_t>(stripes_[st].arena->live());
   }
   return n;
@@ -592,7 +597,7 @@ TableStats EmbeddingTable::Stats() const {
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
     {
-      absl::ReaderMutexLock lock(&s.mu);
+      std::shared_lock lock(s.mu);
       t.rows += static_cast<int64_t>(s.arena->live());
       t.arena_bytes += static_cast<int64_t>(s.arena->bytes());
       t.index_bytes += static_cast<int64_t>(s.index->bytes());
@@ -632,7 +637,7 @@ absl::Status EmbeddingTable::CheckInvariants() const {
   std::vector<uint64_t> keys;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
-    absl::ReaderMutexLock lock(&s.mu);
+    std::shared_lock lock(s.mu);
     size_t live = 0;
     const uint32_t high_water = s.arena->high_water();
     for (uint32_t row = 0; row < high_water; ++row) {
