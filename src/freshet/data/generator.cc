@@ -253,8 +253,9 @@ GeneratorSource::GeneratorSource(const GeneratorOptions& options)
 absl::Status GeneratorSource::Poll(size_t max_records, int timeout_ms,
                                    RecordBatch* batch) {
   batch->Clear();
-  const int64_t end = std::min<int64_t>(
-      options_.rows, next_ + static_cast<int64_t>(max_records));
+  const int64_t end =
+      next_ + static_cast<int64_t>(std::min<uint64_t>(
+                  max_records, static_cast<uint64_t>(options_.rows - next_)));
   // Lines first (storage may reallocate), views after.
   std::vector<size_t> offsets;
   offsets.reserve(end - next_ + 1);
@@ -302,6 +303,12 @@ absl::Status GeneratorSource::Seek(const StreamPosition& position) {
   }
   next_ = position.offset;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<GeneratorSource>> GeneratorSource::Create(
+    const GeneratorOptions& options) {
+  RETURN_IF_ERROR(ValidateOptions(options));
+  return std::make_unique<GeneratorSource>(options);
 }
 
 absl::StatusOr<std::unique_ptr<Source>> MakeGeneratorSource(

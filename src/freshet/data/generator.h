@@ -70,6 +70,10 @@ absl::StatusOr<GeneratorOptions> GeneratorOptionsFromSpec(
 // <= rows) regenerates record i onward, identical to the first time.
 class GeneratorSource final : public Source {
  public:
+  // Validates `options` (rows >= 0, sizes in range) first.
+  static absl::StatusOr<std::unique_ptr<GeneratorSource>> Create(
+      const GeneratorOptions& options);
+  // REQUIRES: valid options (as Create checks). `progress` is not used.
   explicit GeneratorSource(const GeneratorOptions& options);
 
   absl::Status Poll(size_t max_records, int timeout_ms,

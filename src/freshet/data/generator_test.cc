@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "freshet/base/config.h"
+#include "freshet/data/record_parser.h"
+#include "freshet/data/schema.h"
 #include "gtest/gtest.h"
 
 namespace freshet {
@@ -274,6 +276,45 @@ TEST(CriteoGeneratorTest, LabelsCarrySignalOfTheHiddenModel) {
   EXPECT_GT(auc, 0.7);
   EXPECT_LT(auc, 0.95);  // labels are noisy draws, not thresholds
   EXPECT_NEAR(Auc(by_other), 0.5, 0.05);
+}
+
+// One pass of logistic regression (one weight per column and value,
+// AdaGrad) with progressive validation: the labels are learnable, not only
+// explained by the hidden model.
+TEST(CriteoGeneratorTest, LogisticRegressionLearnsFromTheRows) {
+  CriteoGenerator gen(17);
+  const int rows = 120000, tail = 40000;
+  std::unordered_map<uint64_t, std::pair<double, double>> w;  // weight, g^2
+  std::vector<std::pair<double, int>> scored;
+  CriteoRow row;
+  std::vector<std::pair<uint64_t, double>> features;
+  for (int i = 0; i < rows; ++i) {
+    gen.MakeRow(i, &row);
+    features.clear();
+    features.emplace_back(0, 1.0);  // bias
+    for (int c = 0; c < 26; ++c) {
+      uint64_t key = (static_cast<uint64_t>(c + 1) << 33) |
+                     (row.cat_present[c] ? (1ULL << 32) | row.cat[c] : 0);
+      features.emplace_back(key, 1.0);
+    }
+    for (int d = 0; d < 13; ++d) {
+      double x = row.dense_present[d]
+                     ? std::log1p(std::max<double>(0, row.dense[d]))
+                     : 0.0;
+      features.emplace_back(static_cast<uint64_t>(100 + d), x / 5);
+    }
+    double z = 0;
+    for (const auto& [k, x] : features) z += w[k].first * x;
+    double p = 1 / (1 + std::exp(-z));
+    if (i >= rows - tail) scored.emplace_back(p, row.label);
+    for (const auto& [k, x] : features) {
+      auto& [wk, g2] = w[k];
+      double g = (p - row.label) * x;
+      g2 += g * g;
+      wk -= 0.1 * g / std::sqrt(g2 + 1e-6);
+    }
+  }
+  EXPECT_GT(Auc(scored), 0.68);
 }
 
 // ----------------------------------------------------------- impressions
@@ -560,8 +601,10 @@ TEST(GeneratorSourceTest, ImpressionsRecordsAreJoinedRowsWithHeaderApart) {
   ASSERT_TRUE(GenerateToPath(Impressions(rows, 6), dir.Path("j")).ok());
   std::vector<std::string> joined = ReadLines(dir.Path("j/joined.csv"));
   ASSERT_EQ(joined.size(), static_cast<size_t>(rows + 1));
-  GeneratorOptions options = Impressions(rows, 6);
-  GeneratorSource source(options);
+  absl::StatusOr<std::unique_ptr<GeneratorSource>> created =
+      GeneratorSource::Create(Impressions(rows, 6));
+  ASSERT_TRUE(created.ok()) << created.status();
+  GeneratorSource& source = **created;
   EXPECT_EQ(source.header(), joined[0]);
   EXPECT_EQ(*GeneratorHeader("impressions"), joined[0]);
   RecordBatch batch;
@@ -573,6 +616,10 @@ TEST(GeneratorSourceTest, ImpressionsRecordsAreJoinedRowsWithHeaderApart) {
   ASSERT_EQ(got.size(), static_cast<size_t>(rows));
   for (int64_t i = 0; i < rows; ++i) EXPECT_EQ(got[i], joined[i + 1]);
   // Seek into the middle of a request.
+  ASSERT_TRUE(source.Seek({"gen", 990}).ok());
+  ASSERT_TRUE(source.Poll(SIZE_MAX, 0, &batch).ok());
+  EXPECT_EQ(batch.records.size(), 10u);
+  EXPECT_TRUE(source.AtEnd());
   ASSERT_TRUE(source.Seek({"gen", 500}).ok());
   ASSERT_TRUE(source.Poll(2, 0, &batch).ok());
   ASSERT_EQ(batch.records.size(), 2u);
@@ -593,6 +640,11 @@ TEST(GeneratorSourceTest, ColumnsAndErrors) {
   ASSERT_TRUE(imp.ok());
   EXPECT_EQ(imp->back(), "click");
   EXPECT_FALSE(GeneratorColumns("movielens").ok());
+
+  GeneratorOptions bad = Impressions(10, 1);
+  bad.impressions.slate = 0;
+  EXPECT_FALSE(GeneratorSource::Create(bad).ok());
+  EXPECT_FALSE(GenerateToPath(bad, "/tmp/unused").ok());
 
   SourceSpec spec;
   spec.generator_kind = "bogus";
@@ -644,6 +696,72 @@ TEST(SyntheticExampleTest, JobFileDescribesTheGeneratorStream) {
   ASSERT_TRUE((*source)->Poll(5, 0, &batch).ok());
   ASSERT_EQ(batch.records.size(), 5u);
   EXPECT_EQ(Split(std::string(batch.records[0].data), '\t').size(), 40u);
+}
+
+// The data layer's record parsers read generated records as they read real
+// ones: criteo rows with the criteo format, impressions with csv and the
+// header from the source.
+TEST(SyntheticExampleTest, RecordParsersReadGeneratedRecords) {
+  absl::StatusOr<JobConfig> job = LoadJobConfig(
+      std::string(FRESHET_SOURCE_DIR) + "/examples/synthetic.yaml");
+  ASSERT_TRUE(job.ok()) << job.status();
+  job->source.generator_rows = 3000;
+  absl::StatusOr<std::shared_ptr<const Schema>> schema =
+      Schema::Compile(job->schema);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  absl::StatusOr<std::unique_ptr<RecordParser>> parser =
+      MakeRecordParser(*schema, job->source);
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  absl::StatusOr<std::unique_ptr<Source>> source =
+      MakeGeneratorSource(job->source);
+  ASSERT_TRUE(source.ok()) << source.status();
+  RecordBatch batch;
+  Example ex;
+  int64_t n = 0, positives = 0;
+  while (!(*source)->AtEnd()) {
+    ASSERT_TRUE((*source)->Poll(500, 0, &batch).ok());
+    for (const auto& rec : batch.records) {
+      absl::Status st = (*parser)->Parse(rec.data, &ex);
+      ASSERT_TRUE(st.ok()) << st << ": " << rec.data;
+      ASSERT_EQ(ex.num_slots(), 26);
+      ASSERT_EQ(ex.dense.size(), 13u);
+      positives += ex.label() == 1.0f;
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 3000);
+  EXPECT_GT(positives, 3000 * 0.15);
+  EXPECT_LT(positives, 3000 * 0.3);
+
+  absl::StatusOr<JobConfig> feed = ParseJobConfig(R"(
+schema:
+  slots: [user_id, item_id, item_category, position, hour, device]
+  label: click
+  timestamp: {column: event_time_ms, unit: ms}
+  request_id: request_id
+source: {type: generator, kind: impressions, rows: 2000, seed: 4, format: csv}
+)",
+                                                  "feed.yaml", "");
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  absl::StatusOr<std::shared_ptr<const Schema>> feed_schema =
+      Schema::Compile(feed->schema);
+  ASSERT_TRUE(feed_schema.ok()) << feed_schema.status();
+  GeneratorSource gen(*GeneratorOptionsFromSpec(feed->source));
+  absl::StatusOr<std::unique_ptr<RecordParser>> csv =
+      MakeRecordParser(*feed_schema, feed->source, gen.header());
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  ASSERT_TRUE(gen.Poll(2000, 0, &batch).ok());
+  ASSERT_EQ(batch.records.size(), 2000u);
+  int64_t last_time = 0;
+  for (const auto& rec : batch.records) {
+    absl::Status st = (*csv)->Parse(rec.data, &ex);
+    ASSERT_TRUE(st.ok()) << st << ": " << rec.data;
+    EXPECT_EQ(ex.num_slots(), 6);
+    EXPECT_NE(ex.request_id, 0u);
+    EXPECT_GE(ex.event_time_ms, last_time);
+    last_time = ex.event_time_ms;
+  }
+  EXPECT_GT(last_time, ImpressionsOptions().start_ms);
 }
 
 }  // namespace
