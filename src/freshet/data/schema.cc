@@ -13,7 +13,29 @@ std::string Field(std::string_view group, size_t i, std::string_view name) {
   return Cat("schema.", group, "[", i, "] '", name, "'");
 }
 
+constexpr int kLogTableSize = 4096;
+
+const float* LogTable() {
+  static const float* table = [] {
+    float* t = new float[kLogTableSize];
+    for (int i = 0; i < kLogTableSize; ++i) {
+      t[i] = std::log1p(static_cast<float>(i));
+    }
+    return t;
+  }();
+  return table;
+}
+
 }  // namespace
+
+float Schema::Log1pClamped(float x) {
+  if (!(x > 0.0f)) return 0.0f;
+  if (x < static_cast<float>(kLogTableSize)) {
+    const int i = static_cast<int>(x);
+    if (static_cast<float>(i) == x) return LogTable()[i];
+  }
+  return std::log1p(x);
+}
 
 absl::StatusOr<Schema::ColumnRef> Schema::MakeRef(
     const std::string& text, const std::string& field) const {

@@ -69,7 +69,7 @@ class Schema {
         case DenseTransform::kNone:
           return x;
         case DenseTransform::kLog:
-          return std::log1p(x > 0.0f ? x : 0.0f);
+          return Log1pClamped(x);
         case DenseTransform::kClip:
           return x < clip_min ? clip_min : (x > clip_max ? clip_max : x);
         case DenseTransform::kZScore:
@@ -92,6 +92,10 @@ class Schema {
       return static_cast<float>(v);
     }
   };
+
+  // log(1 + max(x, 0)), exactly as std::log1p computes it in float; small
+  // integers (most of Criteo's counts) come from a table.
+  static float Log1pClamped(float x);
 
   // Validates `spec` and loads its side tables (relative paths resolve
   // against `base_dir`).

@@ -4,7 +4,47 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace freshet {
+namespace {
+
+// Appends the fields of `line`, which has no quoting, split at `delim`.
+// Fields are short (Criteo averages under 5 bytes), so a memchr call per
+// field costs more than the scan; this checks 16 bytes per step instead.
+void SplitPlain(std::string_view line, char delim,
+                std::vector<std::string_view>* fields) {
+  const char* base = line.data();
+  const size_t n = line.size();
+  size_t field_start = 0;
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i d = _mm_set1_epi8(delim);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i chunk =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
+    unsigned mask =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, d)));
+    while (mask != 0) {
+      const size_t at = i + static_cast<size_t>(__builtin_ctz(mask));
+      fields->emplace_back(base + field_start, at - field_start);
+      field_start = at + 1;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    if (base[i] == delim) {
+      fields->emplace_back(base + field_start, i - field_start);
+      field_start = i + 1;
+    }
+  }
+  fields->emplace_back(base + field_start, n - field_start);
+}
+
+}  // namespace
 
 bool SplitFields(std::string_view line, char delim, bool quotes,
                  std::vector<std::string_view>* fields, std::string* scratch) {
@@ -12,17 +52,8 @@ bool SplitFields(std::string_view line, char delim, bool quotes,
   const char* p = line.data();
   const char* end = p + line.size();
   if (!quotes || std::memchr(p, '"', line.size()) == nullptr) {
-    // Fast path: no quoting anywhere in the line.
-    while (true) {
-      const char* d = static_cast<const char*>(
-          std::memchr(p, delim, static_cast<size_t>(end - p)));
-      if (d == nullptr) {
-        fields->emplace_back(p, static_cast<size_t>(end - p));
-        return true;
-      }
-      fields->emplace_back(p, static_cast<size_t>(d - p));
-      p = d + 1;
-    }
+    SplitPlain(line, delim, fields);
+    return true;
   }
   scratch->clear();
   scratch->reserve(line.size());
