@@ -1,0 +1,180 @@
+// `freshet train`: one pass over a stream in stream order, with progressive
+// validation, a progress line and a final summary.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "apps/freshet/command.h"
+#include "freshet/base/config.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+namespace {
+
+struct TrainOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string data;
+  bool follow = false;
+  bool deterministic = false;
+  int64_t max_examples = 0;
+  std::string metrics_json;
+};
+
+std::atomic<Trainer*> g_trainer{nullptr};
+
+void OnSignal(int) {
+  // Stop() only stores an atomic flag: async-signal-safe.
+  if (Trainer* t = g_trainer.load()) t->Stop();
+}
+
+std::string HumanBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+std::string ProgressLine(const TrainerProgress& p) {
+  return absl::StrFormat(
+      "%lld examples  %.0f ex/s  window auc %.4f logloss %.4f  |  auc %.4f "
+      "logloss %.4f  |  %lld rows %s",
+      static_cast<long long>(p.examples), p.examples_per_sec, p.window_auc,
+      p.window_logloss, p.auc, p.logloss, static_cast<long long>(p.table_rows),
+      HumanBytes(p.table_bytes));
+}
+
+nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest) {
+  auto num = [](double v) -> nlohmann::json {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
+  return {{"examples", p.examples},
+          {"records", p.records},
+          {"malformed", p.malformed},
+          {"seconds", p.seconds},
+          {"examples_per_sec", num(p.examples_per_sec)},
+          {"logloss", num(p.logloss)},
+          {"auc", num(p.auc)},
+          {"calibration", num(p.calibration)},
+          {"window_logloss", num(p.window_logloss)},
+          {"window_auc", num(p.window_auc)},
+          {"table_rows", p.table_rows},
+          {"table_bytes", p.table_bytes},
+          {"position", p.position},
+          {"digest", absl::StrFormat("%016x", digest)}};
+}
+
+int RunTrain(const TrainOptions& opt) {
+  std::vector<std::string> overrides = opt.overrides;
+  if (!opt.data.empty()) {
+    overrides.push_back("source.type=file");
+    overrides.push_back("source.path=" + opt.data);
+  }
+  if (opt.follow) overrides.push_back("source.follow=true");
+  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  if (!job.ok()) {
+    std::cerr << "freshet train: " << job.status().message() << "\n";
+    return 2;
+  }
+  if (!opt.data.empty()) job->source.path = opt.data;
+  TrainerOptions topt;
+  topt.deterministic = opt.deterministic;
+  topt.max_examples = opt.max_examples;
+  const bool tty = isatty(STDERR_FILENO);
+  topt.progress_interval_s = tty ? 0.5 : 10.0;
+  auto trainer = Trainer::Create(*job, topt);
+  if (!trainer.ok()) {
+    std::cerr << "freshet train: " << trainer.status().message() << "\n";
+    return 2;
+  }
+  g_trainer.store(trainer->get());
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  absl::Status status = (*trainer)->Run([&](const TrainerProgress& p) {
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K%s", ProgressLine(p).c_str());
+    } else {
+      std::fprintf(stderr, "%s\n", ProgressLine(p).c_str());
+    }
+    std::fflush(stderr);
+  });
+  if (tty) std::fprintf(stderr, "\n");
+  g_trainer.store(nullptr);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!status.ok()) {
+    std::cerr << "freshet train: " << status.message() << "\n";
+    return 1;
+  }
+
+  const TrainerProgress p = (*trainer)->Progress();
+  const uint64_t digest = ModelDigest((*trainer)->model());
+  std::printf(
+      "trained %s on %lld examples (%lld records, %lld malformed) in %.2f s: "
+      "%.0f examples/s\n",
+      job->model.type.c_str(), static_cast<long long>(p.examples),
+      static_cast<long long>(p.records), static_cast<long long>(p.malformed),
+      p.seconds, p.examples_per_sec);
+  std::printf("progressive  auc %.4f  logloss %.4f  calibration %.3f\n", p.auc,
+              p.logloss, p.calibration);
+  std::printf("last window  auc %.4f  logloss %.4f  (%lld examples)\n",
+              p.window_auc, p.window_logloss,
+              static_cast<long long>(
+                  std::min<int64_t>(p.examples, job->train.window_examples)));
+  std::printf("tables       %lld rows, %s\n",
+              static_cast<long long>(p.table_rows),
+              HumanBytes(p.table_bytes).c_str());
+  std::printf("digest       %016llx\n",
+              static_cast<unsigned long long>(digest));
+  if (!opt.metrics_json.empty()) {
+    std::ofstream out(opt.metrics_json);
+    out << ToJson(p, digest).dump(2) << "\n";
+    if (!out) {
+      std::cerr << "freshet train: cannot write " << opt.metrics_json << "\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+CommandRunner SetupTrain(CLI::App& app) {
+  auto opt = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train on a stream in stream order with progressive validation "
+      "(every example is scored before it is trained on)");
+  AddConfigOptions(cmd, &opt->config, &opt->overrides);
+  cmd->add_option("--data", opt->data,
+                  "Read this file or folder of segments instead of the "
+                  "job's source");
+  cmd->add_flag("--follow", opt->follow,
+                "Keep training as the log grows (stop with Ctrl-C or "
+                "SIGTERM)");
+  cmd->add_flag("--deterministic", opt->deterministic,
+                "One compute thread and fixed seeds: bit-identical runs");
+  cmd->add_option("--max-examples", opt->max_examples,
+                  "Stop after this many examples (0: the whole stream)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--metrics-json", opt->metrics_json,
+                  "Write the final metrics as one JSON object to this file");
+  return [opt] { return RunTrain(*opt); };
+}
+
+FRESHET_REGISTER_COMMAND(10, SetupTrain);
+
+}  // namespace
+}  // namespace freshet

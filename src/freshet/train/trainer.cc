@@ -1,0 +1,300 @@
+#include "freshet/train/trainer.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "freshet/base/bounded_queue.h"
+#include "freshet/base/clock.h"
+#include "freshet/base/logging.h"
+#include "freshet/base/status_macros.h"
+#include "freshet/base/worker_pool.h"
+#include "freshet/model/loss.h"
+
+namespace freshet {
+
+// A batch of examples as read, travelling from the reader to the compute
+// stage and back (batches are recycled, so steady state allocates nothing).
+struct Trainer::Batch {
+  std::vector<Example> examples;
+  size_t size = 0;
+  int64_t event_time_ms = 0;  // the latest event time in the batch
+  int64_t records = 0;        // reader counters after this batch
+  int64_t malformed = 0;
+  std::string position;  // stream position after this batch
+};
+
+// One compute thread's slice of a batch and its scratch space.
+struct Trainer::Shard {
+  explicit Shard(RecModel* model) : embedder(model) {}
+  BatchEmbedder embedder;
+  ModelWorkspace workspace;
+  std::vector<float> logits;
+  std::vector<float> dlogits;
+  std::vector<float> labels;
+  std::vector<float> weights;
+  std::vector<float> dparams;
+  size_t begin = 0;
+  size_t end = 0;
+  absl::Status status;
+};
+
+namespace {
+WorkerPool* PoolFor(int threads) {
+  // One pool per process and width; trainers are few and long-lived.
+  static WorkerPool* pools[65] = {};
+  static absl::Mutex mu;
+  absl::MutexLock lock(&mu);
+  threads = std::clamp(threads, 1, 64);
+  if (pools[threads] == nullptr) pools[threads] = new WorkerPool(threads);
+  return pools[threads];
+}
+}  // namespace
+
+Trainer::Trainer(const JobConfig& job, const TrainerOptions& options)
+    : job_(job), options_(options) {}
+
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const JobConfig& job, const TrainerOptions& options) {
+  std::unique_ptr<Trainer> t(new Trainer(job, options));
+  if (job.schema.labels.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(job.path, ": schema: training needs a label"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema,
+                   Schema::Compile(job.schema));
+  ASSIGN_OR_RETURN(t->reader_, ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(t->model_, RecModel::Create(job, schema, job.train.seed));
+  const bool deterministic = options.deterministic || job.train.deterministic;
+  t->threads_ = deterministic ? 1 : job.train.threads;
+  ProgressiveMetricsOptions mopt;
+  mopt.window = job.train.window_examples;
+  t->metrics_ = std::make_unique<ProgressiveMetrics>(mopt);
+  for (int i = 0; i < t->threads_; ++i) {
+    t->shards_.push_back(std::make_unique<Shard>(t->model_.get()));
+  }
+  t->dparams_.resize(t->model_->dense().num_params());
+  return t;
+}
+
+absl::Status Trainer::TrainBatch(Batch& batch) {
+  const size_t n = batch.size;
+  const int num_shards =
+      static_cast<int>(std::min<size_t>(shards_.size(), (n + 63) / 64));
+  for (int s = 0; s < num_shards; ++s) {
+    shards_[s]->begin = n * s / num_shards;
+    shards_[s]->end = n * (s + 1) / num_shards;
+  }
+  const Model& dense = model_->dense();
+  const int64_t t = batch.event_time_ms;
+
+  auto forward_backward = [&](int s) {
+    Shard& sh = *shards_[s];
+    const size_t m = sh.end - sh.begin;
+    absl::Span<const Example> examples(batch.examples.data() + sh.begin, m);
+    sh.status = sh.embedder.Embed(examples, LookupMode::kTrain, t);
+    if (!sh.status.ok()) return;
+    sh.logits.resize(m);
+    sh.dlogits.resize(m);
+    sh.labels.resize(m);
+    sh.weights.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      sh.labels[i] = examples[i].label();
+      sh.weights[i] = examples[i].weight;
+    }
+    dense.Forward(sh.embedder.input(), &sh.workspace, sh.logits.data());
+    LogisticLossAndGradient<float>(sh.logits, sh.labels, sh.weights, 1.0f,
+                                   absl::MakeSpan(sh.dlogits));
+    sh.dparams.assign(dense.num_params(), 0.0f);
+    dense.Backward(sh.embedder.input(), &sh.workspace, sh.dlogits.data(),
+                   sh.dparams.data(), sh.embedder.input_grad());
+  };
+  auto apply = [&](int s) {
+    Shard& sh = *shards_[s];
+    sh.status = sh.embedder.ApplyGradients(sh.labels, t);
+  };
+
+  WorkerPool* pool = num_shards > 1 ? PoolFor(num_shards) : nullptr;
+  if (pool) {
+    pool->Run(num_shards, forward_backward);
+  } else {
+    forward_backward(0);
+  }
+  for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
+  // Progressive validation: the scores above were computed before any update
+  // from this batch.
+  for (int s = 0; s < num_shards; ++s) {
+    metrics_->AddBatch(shards_[s]->logits, shards_[s]->labels,
+                       shards_[s]->weights);
+  }
+  if (pool) {
+    pool->Run(num_shards, apply);
+  } else {
+    apply(0);
+  }
+  for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
+
+  // Dense step on the batch-mean gradient, summed in shard order.
+  std::fill(dparams_.begin(), dparams_.end(), 0.0f);
+  for (int s = 0; s < num_shards; ++s) {
+    const std::vector<float>& g = shards_[s]->dparams;
+    for (size_t i = 0; i < dparams_.size(); ++i) dparams_[i] += g[i];
+  }
+  const float inv = 1.0f / static_cast<float>(n);
+  for (float& g : dparams_) g *= inv;
+  RETURN_IF_ERROR(
+      model_->dense_optimizer().Step(model_->dense().params(), dparams_));
+
+  // Expiry in event time: a bounded slice of the sweep per batch.
+  if (t > 0) {
+    for (int i = 0; i < model_->num_tables(); ++i) {
+      if (model_->table(i).spec().ttl_ms > 0) {
+        model_->table(i).ExpireStep(t, 4 * static_cast<int64_t>(n));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Trainer::UpdateProgress(double now, bool final) {
+  TrainerProgress p;
+  p.examples = examples_;
+  p.records = records_;
+  p.malformed = malformed_;
+  p.seconds = now - start_;
+  p.examples_per_sec = p.seconds > 0 ? examples_ / p.seconds : 0;
+  p.logloss = metrics_->LogLoss();
+  p.auc = metrics_->Auc();
+  p.calibration = metrics_->Calibration();
+  p.window_logloss = metrics_->WindowLogLoss();
+  p.window_auc = metrics_->WindowAuc();
+  p.table_rows = model_->TotalRows();
+  p.table_bytes = model_->TotalBytes();
+  p.position = position_;
+  progress_ = p;
+}
+
+absl::Status Trainer::Run(
+    const std::function<void(const TrainerProgress&)>& on_progress) {
+  constexpr int kInFlight = 4;
+  const size_t batch_size = job_.train.batch_size;
+  BoundedQueue<std::unique_ptr<Batch>> full(kInFlight);
+  BoundedQueue<std::unique_ptr<Batch>> free(kInFlight + 2);
+  for (int i = 0; i < kInFlight + 2; ++i) {
+    auto b = std::make_unique<Batch>();
+    b->examples.resize(batch_size);
+    free.Push(std::move(b));
+  }
+
+  absl::Status read_status;
+  std::thread reader([&] {
+    int64_t read = 0;
+    while (!stop_.load()) {
+      std::optional<std::unique_ptr<Batch>> b = free.Pop();
+      if (!b) break;
+      Batch& batch = **b;
+      size_t want = batch_size;
+      if (options_.max_examples > 0) {
+        want = std::min<int64_t>(want, options_.max_examples - read);
+      }
+      if (want == 0) break;
+      absl::StatusOr<size_t> got = reader_->NextBatch(
+          absl::MakeSpan(batch.examples.data(), want), /*timeout_ms=*/200);
+      if (!got.ok()) {
+        read_status = got.status();
+        break;
+      }
+      if (*got == 0) {
+        free.Push(std::move(*b));
+        if (reader_->AtEnd()) break;
+        continue;  // follow mode: nothing new yet
+      }
+      batch.size = *got;
+      read += *got;
+      batch.event_time_ms = 0;
+      for (size_t i = 0; i < batch.size; ++i) {
+        batch.event_time_ms =
+            std::max(batch.event_time_ms, batch.examples[i].event_time_ms);
+      }
+      batch.records = reader_->counters().records;
+      batch.malformed = reader_->counters().errors;
+      batch.position = reader_->Position().ToString();
+      if (!full.Push(std::move(*b))) break;
+    }
+    full.Close();
+  });
+
+  start_ = MonotonicSeconds();
+  double last_progress = start_;
+  absl::Status status;
+  while (true) {
+    std::optional<std::unique_ptr<Batch>> b = full.Pop();
+    if (!b) break;
+    if (stop_.load()) break;
+    status = TrainBatch(**b);
+    if (!status.ok()) break;
+    examples_ += (*b)->size;
+    records_ = (*b)->records;
+    malformed_ = (*b)->malformed;
+    position_ = (*b)->position;
+    free.Push(std::move(*b));
+    const double now = MonotonicSeconds();
+    if (now - last_progress >= options_.progress_interval_s) {
+      UpdateProgress(now, false);
+      if (on_progress) on_progress(progress_);
+      last_progress = now;
+    }
+  }
+  stop_.store(true);
+  free.Close();
+  full.Close();
+  reader.join();
+  UpdateProgress(MonotonicSeconds(), true);
+  // Records read but not trained on (stopped early) do not count.
+  if (on_progress) on_progress(progress_);
+  RETURN_IF_ERROR(status);
+  return read_status;
+}
+
+uint64_t ModelDigest(const RecModel& model) {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  struct Row {
+    uint64_t key;
+    std::vector<float> values;
+  };
+  for (int t = 0; t < model.num_tables(); ++t) {
+    const EmbeddingTable& table = model.table(t);
+    XXH3_64bits_update(state, table.spec().name.data(),
+                       table.spec().name.size());
+    std::vector<Row> rows;
+    table.ForEachRow([&](const RowView& r) {
+      Row row{r.key, {}};
+      row.values.assign(r.weights.begin(), r.weights.end());
+      row.values.insert(row.values.end(), r.state.begin(), r.state.end());
+      rows.push_back(std::move(row));
+    });
+    std::sort(rows.begin(), rows.end(),
+              [](const Row& a, const Row& b) { return a.key < b.key; });
+    for (const Row& r : rows) {
+      XXH3_64bits_update(state, &r.key, sizeof(r.key));
+      XXH3_64bits_update(state, r.values.data(),
+                         r.values.size() * sizeof(float));
+    }
+  }
+  absl::Span<const float> params = model.dense().params();
+  XXH3_64bits_update(state, params.data(), params.size() * sizeof(float));
+  XXH3_64bits_update(state, model.dense_optimizer().state().data(),
+                     model.dense_optimizer().state().size() * sizeof(float));
+  uint64_t digest = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return digest;
+}
+
+}  // namespace freshet

@@ -1,0 +1,116 @@
+// Trainer: one pass over a stream, in stream order, with progressive
+// validation.
+//
+// Pipeline: a reader thread reads and parses records into batches of
+// Examples and hands them over a bounded queue; the compute stage then, per
+// batch, deduplicates ids and looks them up (BatchEmbedder), runs the dense
+// forward pass, scores every example before training on it (progressive
+// validation: cumulative and sliding-window AUC and logloss), runs the
+// backward pass, applies the sparse gradients to the tables and steps the
+// dense optimizer. With train.threads > 1 the compute stage splits each batch
+// into contiguous shards, one per thread: every shard is scored before any
+// shard's update is applied, the dense gradients are summed in shard order,
+// and the shards' sparse updates go to the (thread-safe) tables concurrently,
+// so the last bits of a row may depend on thread timing.
+//
+// Deterministic mode (train.deterministic or TrainerOptions::deterministic):
+// one compute thread and fixed seeds; two runs over the same stream give
+// bit-identical models (ModelDigest()).
+//
+// Thread safety: Run() is called once, from one thread. Stop() may be called
+// from any thread (e.g. a signal handler's helper thread); Run() then returns
+// after the batch in flight.
+#ifndef FRESHET_TRAIN_TRAINER_H_
+#define FRESHET_TRAIN_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "freshet/base/config.h"
+#include "freshet/data/example_reader.h"
+#include "freshet/model/metrics.h"
+#include "freshet/train/rec_model.h"
+
+namespace freshet {
+
+struct TrainerOptions {
+  bool deterministic = false;  // overrides train.deterministic when set
+  int64_t max_examples = 0;    // stop after this many; 0: the whole stream
+  double progress_interval_s = 1.0;
+};
+
+// A snapshot of a running or finished training pass.
+struct TrainerProgress {
+  int64_t examples = 0;  // examples trained on
+  int64_t records = 0;   // records read, malformed ones included
+  int64_t malformed = 0;
+  double seconds = 0;
+  double examples_per_sec = 0;
+  double logloss = 0;  // cumulative progressive logloss
+  double auc = 0;      // cumulative progressive AUC
+  double calibration = 0;
+  double window_logloss = 0;  // over the last train.window_examples
+  double window_auc = 0;
+  int64_t table_rows = 0;
+  int64_t table_bytes = 0;
+  std::string position;  // stream position after the last example trained
+};
+
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const JobConfig& job, const TrainerOptions& options);
+  ~Trainer();
+
+  // Trains until the stream ends (never, in follow mode), max_examples is
+  // reached or Stop() is called. Calls `on_progress` from the calling thread
+  // every progress_interval_s and once at the end.
+  absl::Status Run(
+      const std::function<void(const TrainerProgress&)>& on_progress = {});
+
+  // Asks Run() to return soon. Thread-safe.
+  void Stop() { stop_.store(true); }
+
+  // The final (or latest) progress; call after Run() returns.
+  TrainerProgress Progress() const { return progress_; }
+
+  RecModel& model() { return *model_; }
+
+ private:
+  Trainer(const JobConfig& job, const TrainerOptions& options);
+
+  struct Batch;
+  struct Shard;
+  absl::Status TrainBatch(Batch& batch);
+  void UpdateProgress(double now, bool final);
+
+  JobConfig job_;
+  TrainerOptions options_;
+  int threads_ = 1;
+  std::unique_ptr<ExampleReader> reader_;
+  std::unique_ptr<RecModel> model_;
+  std::unique_ptr<ProgressiveMetrics> metrics_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<float> dparams_;
+  std::atomic<bool> stop_{false};
+
+  double start_ = 0;
+  int64_t examples_ = 0;
+  int64_t records_ = 0;
+  int64_t malformed_ = 0;
+  std::string position_;
+  TrainerProgress progress_;
+};
+
+// One 64-bit hash over every table row (key, weights, optimizer state, in
+// key order) and the dense parameters and optimizer state: equal digests
+// mean equal models.
+uint64_t ModelDigest(const RecModel& model);
+
+}  // namespace freshet
+
+#endif  // FRESHET_TRAIN_TRAINER_H_
