@@ -1,6 +1,7 @@
 #include "freshet/table/embedding_table.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -20,10 +21,6 @@ constexpr size_t kFlagsOffset = 20;
 constexpr size_t kWeightsOffset = 24;
 
 constexpr uint32_t kLive = 1u;
-constexpr uint32_t kDirtyBit[2] = {2u, 4u};  // by DirtyKind
-
-// Keys ahead of the current one whose index slot is prefetched.
-constexpr uint32_t kPrefetchAhead = 8;
 
 template <typename T>
 inline T Load(const char* p, size_t offset) {
@@ -65,7 +62,10 @@ struct alignas(64) EmbeddingTable::Stripe {
   std::unique_ptr<RowIndex> index;
   std::unique_ptr<RowArena> arena;
   std::unique_ptr<AdmissionFilter> admission;
-  std::vector<uint32_t> dirty[2];    // row ids whose dirty bit was set
+  // Dirty bits by kind, one per row id (bit `row % 64` of word `row / 64`):
+  // a quarter byte per row for both kinds, and a collection scans
+  // high_water / 64 words, skipping clean words.
+  std::vector<uint64_t> dirty[2];
   std::vector<uint64_t> deleted[2];  // keys deleted since collection
   uint32_t sweep_cursor = 0;
   uint64_t evict_draws = 0;
@@ -88,6 +88,10 @@ struct EmbeddingTable::Scratch {
   std::vector<uint32_t> start;   // stripe s owns order[start[s], start[s+1])
   std::vector<uint32_t> cursor;  // fill positions while grouping
   std::vector<uint32_t> rows;    // row hints, by position in order
+  // Stripe to start with; rotates so that threads do not walk the stripes in
+  // step and queue on the same lock.
+  uint32_t first_stripe = 0;
+  uint64_t calls = 0;
 };
 
 absl::StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
@@ -192,6 +196,8 @@ EmbeddingTable::Scratch& EmbeddingTable::GroupByStripe(
   sc.order.resize(n);
   sc.rows.resize(n);
   sc.start.assign(num_stripes_ + 1, 0);
+  sc.first_stripe = static_cast<uint32_t>(
+      Mix64(reinterpret_cast<uintptr_t>(&scratch) + ++sc.calls) % num_stripes_);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t h = KeyHash(keys[i]);
     sc.hash[i] = h;
@@ -203,6 +209,31 @@ EmbeddingTable::Scratch& EmbeddingTable::GroupByStripe(
     sc.order[sc.cursor[StripeOf(sc.hash[i])]++] = static_cast<uint32_t>(i);
   }
   return sc;
+}
+
+void EmbeddingTable::ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin,
+                                  uint32_t end, bool for_write) const {
+  // Three passes so that the cache misses of a group overlap: first request
+  // every index slot, then read the slots and request every row, and the
+  // caller then works on rows that are arriving or arrived.
+  for (uint32_t j = begin; j < end; ++j) {
+    s.index->Prefetch(static_cast<uint32_t>(sc.hash[sc.order[j]]));
+  }
+  const size_t lines = std::min<size_t>((stride_ + 63) / 64, 4);
+  for (uint32_t j = begin; j < end; ++j) {
+    const uint32_t hint =
+        s.index->FindFirst(static_cast<uint32_t>(sc.hash[sc.order[j]]));
+    sc.rows[j] = hint;
+    if (hint == RowIndex::kNoRow) continue;
+    const char* p = s.arena->Row(hint);
+    for (size_t line = 0; line < lines; ++line) {
+      if (for_write) {
+        __builtin_prefetch(p + 64 * line, 1);
+      } else {
+        __builtin_prefetch(p + 64 * line, 0);
+      }
+    }
+  }
 }
 
 uint32_t EmbeddingTable::FindRow(const Stripe& s, uint64_t key, uint32_t hash32,
@@ -225,22 +256,21 @@ size_t EmbeddingTable::StripeBytesAfterInsert(const Stripe& s) const {
   return s.arena->BytesAfterAllocate() + s.index->BytesAfterInsert();
 }
 
-void EmbeddingTable::MarkDirty(Stripe& s, uint32_t row, char* p) {
-  uint32_t flags = RowFlags(p);
-  for (int k = 0; k < 2; ++k) {
-    const bool tracked =
-        k == 0 ? options_.track_sync : options_.track_checkpoint;
-    if (tracked && (flags & kDirtyBit[k]) == 0) {
-      flags |= kDirtyBit[k];
-      s.dirty[k].push_back(row);
-    }
-  }
-  Store<uint32_t>(p, kFlagsOffset, flags);
+void EmbeddingTable::MarkDirty(Stripe& s, uint32_t row) {
+  const uint64_t bit = uint64_t{1} << (row & 63);
+  if (options_.track_sync) s.dirty[0][row >> 6] |= bit;
+  if (options_.track_checkpoint) s.dirty[1][row >> 6] |= bit;
 }
 
 uint32_t EmbeddingTable::InsertRow(Stripe& s, uint64_t key, uint32_t hash32,
                                    int64_t now_ms) {
   const uint32_t row = s.arena->Allocate();
+  const size_t words = (s.arena->capacity() + 63) / 64;
+  for (int k = 0; k < 2; ++k) {
+    const bool tracked =
+        k == 0 ? options_.track_sync : options_.track_checkpoint;
+    if (tracked && s.dirty[k].size() < words) s.dirty[k].resize(words, 0);
+  }
   char* p = s.arena->Row(row);
   Store<uint64_t>(p, kKeyOffset, key);
   Store<int64_t>(p, kTimeOffset, now_ms);
@@ -249,7 +279,7 @@ uint32_t EmbeddingTable::InsertRow(Stripe& s, uint64_t key, uint32_t hash32,
   initializer_.Init(key, Weights(p));
   optimizer_.InitState(State(p));
   s.index->Insert(hash32, row);
-  MarkDirty(s, row, p);
+  MarkDirty(s, row);
   return row;
 }
 
@@ -257,8 +287,13 @@ void EmbeddingTable::DeleteRow(Stripe& s, uint32_t row) {
   char* p = s.arena->Row(row);
   const uint64_t key = RowKey(p);
   s.index->Erase(static_cast<uint32_t>(KeyHash(key)), row);
-  if (options_.track_sync) s.deleted[0].push_back(key);
-  if (options_.track_checkpoint) s.deleted[1].push_back(key);
+  const uint64_t bit = uint64_t{1} << (row & 63);
+  for (int k = 0; k < 2; ++k) {
+    if (k == 0 ? options_.track_sync : options_.track_checkpoint) {
+      s.deleted[k].push_back(key);
+      s.dirty[k][row >> 6] &= ~bit;
+    }
+  }
   Store<uint32_t>(p, kFlagsOffset, 0);
   s.arena->Free(row);
 }
@@ -308,7 +343,8 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
       event_time_ms != kNoEventTime ? event_time_ms : Watermark();
   Scratch& sc = GroupByStripe(keys);
   const size_t row_bytes = sizeof(float) * dim_;
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
+  for (uint32_t k = 0; k < num_stripes_; ++k) {
+    const uint32_t st = (sc.first_stripe + k) % num_stripes_;
     const uint32_t begin = sc.start[st], end = sc.start[st + 1];
     if (begin == end) continue;
     Stripe& s = stripes_[st];
@@ -317,16 +353,7 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
     } else {
       s.mu.lock_shared();
     }
-    for (uint32_t j = begin; j < end; ++j) {
-      if (j + kPrefetchAhead < end) {
-        s.index->Prefetch(
-            static_cast<uint32_t>(sc.hash[sc.order[j + kPrefetchAhead]]));
-      }
-      const uint32_t hint =
-          s.index->FindFirst(static_cast<uint32_t>(sc.hash[sc.order[j]]));
-      sc.rows[j] = hint;
-      if (hint != RowIndex::kNoRow) __builtin_prefetch(s.arena->Row(hint));
-    }
+    ResolveHints(s, sc, begin, end, /*for_write=*/false);
     int64_t defaults = 0, inserts = 0, refused = 0;
     for (uint32_t j = begin; j < end; ++j) {
       const uint32_t i = sc.order[j];
@@ -387,25 +414,13 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
   Scratch& sc = GroupByStripe(keys);
   const double inv_half_life = 1.0 / options_.value_half_life_ms;
   const float extra = options_.positive_weight - 1.0f;
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
+  for (uint32_t k = 0; k < num_stripes_; ++k) {
+    const uint32_t st = (sc.first_stripe + k) % num_stripes_;
     const uint32_t begin = sc.start[st], end = sc.start[st + 1];
     if (begin == end) continue;
     Stripe& s = stripes_[st];
     std::unique_lock lock(s.mu);
-    for (uint32_t j = begin; j < end; ++j) {
-      if (j + kPrefetchAhead < end) {
-        s.index->Prefetch(
-            static_cast<uint32_t>(sc.hash[sc.order[j + kPrefetchAhead]]));
-      }
-      const uint32_t hint =
-          s.index->FindFirst(static_cast<uint32_t>(sc.hash[sc.order[j]]));
-      sc.rows[j] = hint;
-      if (hint != RowIndex::kNoRow) {
-        const char* p = s.arena->Row(hint);
-        __builtin_prefetch(p, 1);
-        __builtin_prefetch(p + 64, 1);
-      }
-    }
+    ResolveHints(s, sc, begin, end, /*for_write=*/true);
     int64_t applied = 0, dropped = 0;
     for (uint32_t j = begin; j < end; ++j) {
       const uint32_t i = sc.order[j];
@@ -424,13 +439,12 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
       float score = Load<float>(p, kScoreOffset);
       const int64_t last = Load<int64_t>(p, kTimeOffset);
       if (event_time_ms > last) {
-        score = static_cast<float>(
-            score * std::exp2(-static_cast<double>(event_time_ms - last) *
-                              inv_half_life));
+        score *= std::exp2(static_cast<float>(
+            -static_cast<double>(event_time_ms - last) * inv_half_life));
         Store<int64_t>(p, kTimeOffset, event_time_ms);
       }
       Store<float>(p, kScoreOffset, score + value);
-      MarkDirty(s, row, p);
+      MarkDirty(s, row);
       ++applied;
     }
     s.applied.fetch_add(applied, std::memory_order_relaxed);
@@ -480,7 +494,6 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
                                     bool with_state) {
   const int k = static_cast<int>(kind);
   if (!(k == 0 ? options_.track_sync : options_.track_checkpoint)) return 0;
-  const uint32_t bit = kDirtyBit[k];
   const int sf = optimizer_.StateFloats();
   size_t added = 0;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
@@ -489,24 +502,28 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
     out->deleted_keys.insert(out->deleted_keys.end(), s.deleted[k].begin(),
                              s.deleted[k].end());
     s.deleted[k].clear();
-    for (uint32_t row : s.dirty[k]) {
-      char* p = s.arena->Row(row);
-      const uint32_t flags = RowFlags(p);
-      // Freed rows have no flags; a row queued twice is emitted once.
-      if ((flags & bit) == 0) continue;
-      Store<uint32_t>(p, kFlagsOffset, flags & ~bit);
-      out->keys.push_back(RowKey(p));
-      const float* w = Weights(p);
-      out->weights.insert(out->weights.end(), w, w + dim_);
-      if (with_state) {
-        const float* state = State(p);
-        out->state.insert(out->state.end(), state, state + sf);
-        out->last_update_ms.push_back(Load<int64_t>(p, kTimeOffset));
-        out->scores.push_back(Load<float>(p, kScoreOffset));
+    std::vector<uint64_t>& bits = s.dirty[k];
+    for (size_t w = 0; w < bits.size(); ++w) {
+      uint64_t word = bits[w];
+      if (word == 0) continue;
+      bits[w] = 0;
+      while (word != 0) {
+        const uint32_t row =
+            static_cast<uint32_t>(w * 64 + std::countr_zero(word));
+        word &= word - 1;
+        char* p = s.arena->Row(row);
+        out->keys.push_back(RowKey(p));
+        const float* weights = Weights(p);
+        out->weights.insert(out->weights.end(), weights, weights + dim_);
+        if (with_state) {
+          const float* state = State(p);
+          out->state.insert(out->state.end(), state, state + sf);
+          out->last_update_ms.push_back(Load<int64_t>(p, kTimeOffset));
+          out->scores.push_back(Load<float>(p, kScoreOffset));
+        }
+        ++added;
       }
-      ++added;
     }
-    s.dirty[k].clear();
   }
   return added;
 }
@@ -559,7 +576,7 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
   }
   Store<int64_t>(p, kTimeOffset, last_update_ms);
   Store<float>(p, kScoreOffset, score);
-  MarkDirty(s, row, p);
+  MarkDirty(s, row);
   return absl::OkStatus();
 }
 
@@ -604,8 +621,8 @@ TableStats EmbeddingTable::Stats() const {
       t.index_slots += static_cast<int64_t>(s.index->capacity());
       t.admission_bytes += static_cast<int64_t>(s.admission->bytes());
       for (int k = 0; k < 2; ++k) {
-        t.dirty_queue_bytes +=
-            static_cast<int64_t>(s.dirty[k].capacity() * sizeof(uint32_t) +
+        t.tracking_bytes +=
+            static_cast<int64_t>(s.dirty[k].capacity() * sizeof(uint64_t) +
                                  s.deleted[k].capacity() * sizeof(uint64_t));
       }
     }
@@ -623,7 +640,7 @@ TableStats EmbeddingTable::Stats() const {
                                           static_cast<double>(t.index_slots)
                                     : 0.0;
   t.total_bytes =
-      t.arena_bytes + t.index_bytes + t.admission_bytes + t.dirty_queue_bytes;
+      t.arena_bytes + t.index_bytes + t.admission_bytes + t.tracking_bytes;
   if (t.rows > 0) {
     t.bytes_per_row =
         static_cast<double>(t.total_bytes) / static_cast<double>(t.rows);

@@ -35,12 +35,13 @@
 //     time, positives weighted up), O(1) per insert.
 //
 // Change tracking. Each row has two dirty bits, one for sync and one for
-// checkpoints, set by every change (create, Apply, Restore); a row id is
-// queued the first time its bit is set, so the queue holds each dirty row at
-// least once and never overflows or drops one. CollectDirty() takes and
-// clears the bits stripe by stripe: a row changed after its stripe was
-// collected is dirty again and comes in the next batch. Deleted keys (expiry,
-// eviction, Erase) go to a growable log per kind; a consumer applies a
+// checkpoints, kept in per-stripe bitmaps indexed by row id (2 bits per row,
+// sized with the arena, so they can neither overflow nor drop a row) and set
+// by every change (create, Apply, Restore). CollectDirty() takes and clears
+// the bits stripe by stripe, under the stripe's lock: a row changed after its
+// stripe was collected is dirty again and comes in the next batch. Deleted
+// keys (expiry, eviction, Erase) go to a growable log per kind, and deleting
+// a row clears its bits; a consumer applies a
 // batch's deletions before its rows.
 #ifndef FRESHET_TABLE_EMBEDDING_TABLE_H_
 #define FRESHET_TABLE_EMBEDDING_TABLE_H_
@@ -117,11 +118,11 @@ struct TableStats {
   int64_t arena_slack_bytes = 0;  // arena_bytes - rows * row_bytes
   int64_t index_bytes = 0;
   int64_t index_slots = 0;
-  double load_factor = 0;         // rows / index_slots
-  int64_t admission_bytes = 0;    // count-min sketches
-  int64_t dirty_queue_bytes = 0;  // capacity of dirty queues and delete logs
-  int64_t total_bytes = 0;        // sum of the above
-  double bytes_per_row = 0;       // total_bytes / rows
+  double load_factor = 0;       // rows / index_slots
+  int64_t admission_bytes = 0;  // count-min sketches
+  int64_t tracking_bytes = 0;   // dirty bitmaps and deleted-key logs
+  int64_t total_bytes = 0;      // sum of the above
+  double bytes_per_row = 0;     // total_bytes / rows
   double index_bytes_per_row = 0;
   // Events since creation.
   int64_t lookups = 0;            // keys looked up
@@ -232,11 +233,15 @@ class EmbeddingTable {
   float* Weights(char* row) const;
   float* State(char* row) const;
 
+  // Fills sc.rows[begin, end) with row hints for the keys of one stripe
+  // group and prefetches their index slots and rows.
+  void ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin, uint32_t end,
+                    bool for_write) const;
   uint32_t FindRow(const Stripe& s, uint64_t key, uint32_t hash32,
                    uint32_t hint) const;
   uint32_t InsertRow(Stripe& s, uint64_t key, uint32_t hash32, int64_t now_ms);
   void DeleteRow(Stripe& s, uint32_t row);
-  void MarkDirty(Stripe& s, uint32_t row, char* p);
+  void MarkDirty(Stripe& s, uint32_t row);
   bool EvictOne(Stripe& s);
   double DecayedScore(const char* p, int64_t now_ms) const;
   size_t StripeBytesAfterInsert(const Stripe& s) const;

@@ -440,7 +440,7 @@ TEST(EmbeddingTableTest, MemoryAccountingIsExact) {
   EXPECT_LE(s.load_factor, 0.8);
   EXPECT_LE(s.index_bytes_per_row, 16.0);
   EXPECT_EQ(s.total_bytes, s.arena_bytes + s.index_bytes + s.admission_bytes +
-                               s.dirty_queue_bytes);
+                               s.tracking_bytes);
   EXPECT_NEAR(s.bytes_per_row, static_cast<double>(s.total_bytes) / n, 1e-9);
 }
 
