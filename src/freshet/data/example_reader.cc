@@ -4,6 +4,7 @@
 #include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/data/file_log.h"
+#include "freshet/data/generator.h"
 #include "freshet/data/make_source.h"
 #include "freshet/data/text_scan.h"
 
@@ -46,7 +47,8 @@ ExampleReader::ExampleReader(std::unique_ptr<Source> source,
 
 absl::StatusOr<std::unique_ptr<ExampleReader>> ExampleReader::Create(
     std::unique_ptr<Source> source, std::shared_ptr<const Schema> schema,
-    const SourceSpec& spec, std::unique_ptr<Sink> dead_letter) {
+    const SourceSpec& spec, std::unique_ptr<Sink> dead_letter,
+    std::optional<std::string> header) {
   if (source == nullptr || schema == nullptr) {
     return absl::InvalidArgumentError(
         "ExampleReader: source and schema must not be null");
@@ -54,7 +56,11 @@ absl::StatusOr<std::unique_ptr<ExampleReader>> ExampleReader::Create(
   std::unique_ptr<ExampleReader> reader(new ExampleReader(
       std::move(source), std::move(schema), spec, std::move(dead_letter)));
   reader->has_header_ = FormatHasHeader(spec);
-  if (!reader->has_header_) {
+  if (reader->has_header_ && header.has_value()) {
+    reader->header_ = *std::move(header);
+    ASSIGN_OR_RETURN(reader->parser_,
+                     MakeRecordParser(reader->schema_, spec, reader->header_));
+  } else if (!reader->has_header_) {
     // Validate the schema against the format now, not at the first record.
     ASSIGN_OR_RETURN(reader->parser_, MakeRecordParser(reader->schema_, spec));
   }
@@ -68,8 +74,12 @@ absl::StatusOr<std::unique_ptr<ExampleReader>> ExampleReader::Open(
   std::string path = spec.dead_letter;
   if (path.empty() && !spec.path.empty()) path = spec.path + ".dead";
   if (!path.empty()) dead_letter = std::make_unique<LazyFileSink>(path);
+  std::optional<std::string> header;
+  if (spec.type == "generator" && FormatHasHeader(spec)) {
+    ASSIGN_OR_RETURN(header, GeneratorHeader(spec.generator_kind));
+  }
   return Create(std::move(source), std::move(schema), spec,
-                std::move(dead_letter));
+                std::move(dead_letter), std::move(header));
 }
 
 absl::StatusOr<bool> ExampleReader::Next(Example* out, int timeout_ms) {

@@ -29,6 +29,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -57,14 +58,18 @@ struct ReaderCounters {
 class ExampleReader {
  public:
   // `dead_letter` may be null: malformed records are then only counted and
-  // logged.
+  // logged. `header`, when given, is the header line of a source that does
+  // not yield it as a record (a generator); otherwise, for formats with a
+  // header, the first record is the header.
   static absl::StatusOr<std::unique_ptr<ExampleReader>> Create(
       std::unique_ptr<Source> source, std::shared_ptr<const Schema> schema,
-      const SourceSpec& spec, std::unique_ptr<Sink> dead_letter);
+      const SourceSpec& spec, std::unique_ptr<Sink> dead_letter,
+      std::optional<std::string> header = std::nullopt);
 
   // MakeSource(spec) with a dead-letter file at spec.dead_letter, or
   // spec.path + ".dead" when that is empty (none when both are empty). The
-  // file is created when the first malformed record arrives.
+  // file is created when the first malformed record arrives. A generator
+  // source's header comes from GeneratorHeader(spec.generator_kind).
   static absl::StatusOr<std::unique_ptr<ExampleReader>> Open(
       const SourceSpec& spec, std::shared_ptr<const Schema> schema);
 

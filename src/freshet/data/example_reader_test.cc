@@ -195,6 +195,27 @@ TEST(ExampleReaderTest, HeaderTheSchemaDoesNotFitIsAnError) {
               HasSubstr("column 'userId' not in the header"));
 }
 
+TEST(ExampleReaderTest, HeaderGivenApartFromTheRecords) {
+  TempDir dir;
+  const std::string path = dir.File("rows.csv");
+  WriteFile(path, "1,10,4.0,5\n2,11,3.0,6\n");
+  SourceSpec spec;
+  spec.path = path;
+  spec.format = "csv";
+  auto source = MakeSource(spec);
+  ASSERT_TRUE(source.ok());
+  auto schema = Schema::Compile(RatingsSchema());
+  auto reader =
+      ExampleReader::Create(*std::move(source), *schema, spec, nullptr,
+                            std::string("userId,movieId,rating,timestamp"));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_NE((*reader)->parser(), nullptr);
+  std::vector<std::string> all = ReadAll(reader->get());
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ((*reader)->counters().headers, 0);
+  EXPECT_EQ((*reader)->counters().parsed, 2);
+}
+
 TEST(ExampleReaderTest, FollowsAGrowingJsonLog) {
   TempDir dir;
   const std::string path = dir.File("events.jsonl");
