@@ -7,7 +7,8 @@
 //   impressions  a drifting recommendation feed: impressions.csv, actions.csv
 //                and joined.csv (impressions with their click label).
 //
-// Determinism: the same options give the same bytes, on any platform. Record
+// Determinism: the same options give the same bytes, run after run and across
+// standard libraries (see generator_random.h). Record
 // i is a pure function of (kind, seed, rows, i), so GeneratorSource seeks in
 // O(1) and a restarted job sees exactly the records it saw before.
 //

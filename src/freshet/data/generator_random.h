@@ -1,9 +1,10 @@
 // Random numbers for the synthetic stream generator.
 //
-// The generator must produce the same bytes for the same seed on every
-// platform, so it does not use <random>'s distributions (their algorithms are
-// unspecified and differ between standard libraries). Everything here is a
-// fixed algorithm over 64-bit integers:
+// The generator must produce the same bytes for the same seed whatever the
+// standard library, so it does not use <random>'s distributions (their
+// algorithms are unspecified and differ between implementations). Everything
+// here is a fixed algorithm over 64-bit integers and doubles; the only
+// outside functions are the C library's exp, log and pow:
 //   - SplitMix64: a tiny, fast generator (Steele, Lea, Flood 2014); each
 //     record gets its own generator seeded by StreamSeed(seed, salt, index),
 //     so record i is a pure function of (seed, i).
