@@ -239,7 +239,7 @@ TEST(FmInteractionTest, GradientsMatchFiniteDifferences) {
   Rng rng(19);
   std::vector<double> v = RandomVector(kBatch * kFields * kDim, &rng);
   const std::vector<double> r = RandomVector(kBatch, &rng);
-  std::vector<double> y(kBatch), sums(kBatch * kDim);
+  std::vector<double> y(kBatch), sums(kBatch * fm.StateFloats());
   auto objective = [&] {
     fm.Forward(kBatch, v.data(), y.data(), sums.data());
     return Dot(r, y.data());

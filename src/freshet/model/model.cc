@@ -218,7 +218,7 @@ absl::StatusOr<std::unique_ptr<BasicModel<T>>> BasicModel<T>::Create(
   if (m->cross_) lay.cross = region(m->cross_->StateFloats());
   if (m->mlp_) lay.acts = region(m->mlp_->ActivationFloats());
   if (m->fm_) {
-    lay.fm_sums = region(m->fm_->StateFloats());
+    lay.fm_state = region(m->fm_->StateFloats());
     lay.fm_out = region(1);
   }
   if (m->mlp_) {
@@ -277,7 +277,8 @@ void BasicModel<T>::Forward(const Input& input, Workspace* workspace,
 
   if (fm_) {
     T* fm_out = ws + batch * layout_.fm_out;
-    fm_->Forward(batch, input.embeddings, fm_out, ws + batch * layout_.fm_sums);
+    fm_->Forward(batch, input.embeddings, fm_out,
+                 ws + batch * layout_.fm_state);
     out += ConstColVectorMap<T>(fm_out, batch);
   }
 
@@ -357,7 +358,7 @@ void BasicModel<T>::Backward(const Input& input, Workspace* workspace,
   }
 
   if (fm_ && demb != nullptr) {
-    fm_->Backward(batch, input.embeddings, ws + batch * layout_.fm_sums,
+    fm_->Backward(batch, input.embeddings, ws + batch * layout_.fm_state,
                   dlogits, demb);
   }
 }

@@ -189,7 +189,7 @@ class BasicModel {
     size_t x0 = 0;          // tower input, when it must be concatenated
     size_t cross = 0;       // cross network state
     size_t acts = 0;        // MLP activations
-    size_t fm_sums = 0;     // FM per-example factor sums
+    size_t fm_state = 0;    // FM per-example state
     size_t fm_out = 0;      // FM output [batch]
     size_t dx0 = 0;         // d tower input
     size_t dcross_out = 0;  // d cross output
