@@ -248,8 +248,9 @@ double EmbeddingTable::DecayedScore(const char* p, int64_t now_ms) const {
   const float score = Load<float>(p, kScoreOffset);
   const int64_t last = Load<int64_t>(p, kTimeOffset);
   if (now_ms <= last) return score;
-  return score * std::exp2(-static_cast<double>(now_ms - last) /
-                           options_.value_half_life_ms);
+  return score *
+         std::exp2((static_cast<double>(last) - static_cast<double>(now_ms)) /
+                   options_.value_half_life_ms);
 }
 
 size_t EmbeddingTable::StripeBytesAfterInsert(const Stripe& s) const {
@@ -339,8 +340,10 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
   if (keys.empty()) return absl::OkStatus();
   const bool train = mode == LookupMode::kTrain;
   if (train && event_time_ms != kNoEventTime) ObserveTime(event_time_ms);
-  const int64_t now =
-      event_time_ms != kNoEventTime ? event_time_ms : Watermark();
+  // Before any event time is known, rows are stamped 0.
+  const int64_t now = event_time_ms != kNoEventTime ? event_time_ms
+                      : Watermark() != kNoEventTime ? Watermark()
+                                                    : 0;
   Scratch& sc = GroupByStripe(keys);
   const size_t row_bytes = sizeof(float) * dim_;
   for (uint32_t k = 0; k < num_stripes_; ++k) {
@@ -440,7 +443,8 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
       const int64_t last = Load<int64_t>(p, kTimeOffset);
       if (event_time_ms > last) {
         score *= std::exp2(static_cast<float>(
-            -static_cast<double>(event_time_ms - last) * inv_half_life));
+            (static_cast<double>(last) - static_cast<double>(event_time_ms)) *
+            inv_half_life));
         Store<int64_t>(p, kTimeOffset, event_time_ms);
       }
       Store<float>(p, kScoreOffset, score + value);

@@ -29,10 +29,12 @@
 //   * expiry (spec.ttl_ms): ExpireStep() deletes rows whose last update, in
 //     event time, is older than the ttl; an incremental sweep, bounded work
 //     per call.
-//   * memory budget (spec.memory_budget_bytes): an insert that would take a
-//     stripe past its share of the budget first evicts the lowest-value row
-//     among a few sampled ones (value = count of updates decayed in event
-//     time, positives weighted up), O(1) per insert.
+//   * memory budget (spec.memory_budget_bytes): the admission sketches are
+//     taken off the budget and the rest is shared evenly by the stripes; an
+//     insert that would take a stripe's arena + index past its share first
+//     evicts the lowest-value row among a few sampled ones (value = count of
+//     updates decayed in event time with a half-life, positives weighted
+//     up), O(1) per insert.
 //
 // Change tracking. Each row has two dirty bits, one for sync and one for
 // checkpoints, kept in per-stripe bitmaps indexed by row id (2 bits per row,
@@ -171,10 +173,10 @@ class EmbeddingTable {
                      absl::Span<const float> grads, int64_t event_time_ms,
                      absl::Span<const float> labels = {});
 
-  // Deletes up to the rows scanned in at most `max_rows` row ids whose last
-  // update is at or before now_ms - ttl. Continues where the previous call
-  // stopped, across stripes, so repeated calls sweep the whole table. Returns
-  // the number of rows deleted; 0 when the table has no ttl.
+  // Scans at most `max_rows` row slots, continuing where the previous call
+  // stopped (stripe after stripe, so repeated calls sweep the whole table),
+  // and deletes the rows whose last update is at or before now_ms - ttl.
+  // Returns the number of rows deleted; 0 when the table has no ttl.
   int64_t ExpireStep(int64_t now_ms, int64_t max_rows);
 
   // Moves rows changed and keys deleted since the previous collection of

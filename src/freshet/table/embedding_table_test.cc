@@ -250,6 +250,17 @@ TEST(EmbeddingTableTest, ExpiryByEventTimeIsIncremental) {
   EXPECT_TRUE(u->CheckInvariants().ok());
 }
 
+TEST(EmbeddingTableTest, RowsCreatedBeforeAnyEventTimeAreStampedZero) {
+  TableSpec spec = Spec(2);
+  spec.ttl_ms = 1000;
+  auto t = Make(spec);
+  LookupOne(t.get(), 1, LookupMode::kTrain);
+  EXPECT_EQ(t->ExpireStep(999, 100), 0);
+  ASSERT_TRUE(t->Apply({1}, {0.5f, 0.5f}, 500).ok());
+  EXPECT_EQ(t->ExpireStep(1499, 100), 0);
+  EXPECT_EQ(t->ExpireStep(1500, 100), 1);
+}
+
 TEST(EmbeddingTableTest, FreedRowsAreReusedAtOnce) {
   EmbeddingTableOptions options;
   options.num_stripes = 4;
