@@ -1,6 +1,7 @@
 #include "freshet/data/record_parser.h"
 
 #include <cmath>
+#include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -353,6 +354,70 @@ TEST(LibffmParserTest, FieldSelectsSlot) {
   SchemaSpec wrong = spec;
   wrong.slots[1].column = "one";
   EXPECT_FALSE(MakeRecordParser(MustCompile(wrong), Format("libffm")).ok());
+}
+
+// Random mutations of good records: every failure carries a kind, and
+// nothing crashes (the ASan build runs this too).
+TEST(RecordParserFuzzTest, MutatedRecordsFailWithAKind) {
+  SchemaSpec csv_schema = RatingsSchema();
+  SlotSpec tags = Slot("tags");
+  tags.multi_valued = true;
+  tags.weighted = true;
+  csv_schema.slots.push_back(tags);
+  SchemaSpec json_schema = JsonSchema();
+  SchemaSpec ffm_schema;
+  ffm_schema.slots = {Slot("a", "0"), Slot("b", "1")};
+  ffm_schema.labels = {Label("y", "label")};
+  struct Case {
+    std::unique_ptr<RecordParser> parser;
+    std::string good;
+  };
+  std::vector<Case> cases;
+  cases.push_back(
+      {MustParser(testing_util::CriteoSchemaSpec(), Format("criteo")),
+       CriteoLine()});
+  cases.push_back({MustParser(csv_schema, Format("csv"),
+                              "userId,movieId,rating,timestamp,tags"),
+                   "1,\"2,3\",4.5,99,a:1|b:2"});
+  cases.push_back(
+      {MustParser(json_schema, Format("jsonl")),
+       R"({"user": "a\u00e9", "genres": ["x", 1], "age": 3, "click": 1})"});
+  cases.push_back({MustParser(ffm_schema, Format("libffm")), "1 0:3:1 1:4:2"});
+  std::mt19937 rng(11);
+  const std::string alphabet = "\t,:|\"{}[]\\u0123456789abe.-+ \xC3\xA9\xFF";
+  Example ex;
+  int failures = 0;
+  for (Case& c : cases) {
+    ASSERT_TRUE(c.parser->Parse(c.good, &ex).ok()) << c.good;
+    for (int trial = 0; trial < 3000; ++trial) {
+      std::string rec = c.good;
+      const int edits = 1 + rng() % 4;
+      for (int e = 0; e < edits; ++e) {
+        const size_t at = rec.empty() ? 0 : rng() % rec.size();
+        switch (rng() % 3) {
+          case 0:
+            if (!rec.empty()) rec.erase(at, 1);
+            break;
+          case 1:
+            rec.insert(rec.begin() + at, alphabet[rng() % alphabet.size()]);
+            break;
+          default:
+            if (!rec.empty()) rec[at] = alphabet[rng() % alphabet.size()];
+        }
+      }
+      absl::Status status = c.parser->Parse(rec, &ex);
+      if (status.ok()) {
+        ASSERT_EQ(ex.slot_offsets.size(),
+                  static_cast<size_t>(c.parser->schema().num_slots() + 1));
+        ASSERT_EQ(ex.slot_offsets.back(), ex.ids.size());
+        continue;
+      }
+      ++failures;
+      ASSERT_TRUE(GetRecordErrorKind(status).has_value())
+          << status << " for " << rec;
+    }
+  }
+  EXPECT_GT(failures, 1000);
 }
 
 TEST(RecordParserFactoryTest, RejectsUnknownFormatAndBadDelimiter) {
