@@ -33,6 +33,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "freshet/base/hash.h"
+#include "freshet/optim/sparse_optimizer.h"
 #include "freshet/table/embedding_table.h"
 
 namespace freshet {
@@ -84,12 +85,28 @@ struct Row {
   }
 };
 
+// The baselines update rows with the table's own optimizer code, so that
+// the comparison is about the data structures.
+const SparseOptimizer& AdagradFor(int dim) {
+  static const SparseOptimizer* opts[2] = {nullptr, nullptr};
+  const int slot = dim == 16 ? 0 : 1;
+  if (opts[slot] == nullptr) {
+    OptimizerSpec spec;
+    spec.type = "adagrad";
+    spec.learning_rate = kLr;
+    spec.initial_accumulator = kInitAcc;
+    spec.epsilon = kEps;
+    auto opt = SparseOptimizer::Create(spec, dim);
+    if (!opt.ok()) std::abort();
+    opts[slot] = new SparseOptimizer(*opt);
+  }
+  return *opts[slot];
+}
+
 template <int D>
 inline void Adagrad(Row<D>& r, const float* g) {
-  for (int i = 0; i < D; ++i) {
-    r.acc[i] += g[i] * g[i];
-    r.w[i] -= kLr * g[i] / (std::sqrt(r.acc[i]) + kEps);
-  }
+  static const SparseOptimizer& opt = AdagradFor(D);
+  opt.Update(r.w, r.acc, g);
 }
 
 struct MixHash {

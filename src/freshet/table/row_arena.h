@@ -1,8 +1,9 @@
 // RowArena: fixed-stride row storage of one table stripe.
 //
 // Rows live in slabs that never move, so a row's address is stable for its
-// lifetime. Slabs double from 16 rows up to 4096 rows and stay at 4096, so a
-// small table stays small and a large one wastes at most one slab. A freed
+// lifetime. Slabs double from 16 rows up to 16384 rows and stay at 16384, so a
+// small table stays small and a large one wastes at most one slab; slabs of
+// 2 MiB or more are aligned for transparent huge pages. A freed
 // row goes on an intrusive free list (the next free id is written into the
 // row) and is handed out again by the next Allocate(): memory freed by expiry
 // and eviction is reused at once, not at a restart.
@@ -57,7 +58,7 @@ class RowArena {
 
  private:
   static constexpr uint32_t kFirstShift = 4;  // first slab: 16 rows
-  static constexpr uint32_t kMaxShift = 12;   // largest slab: 4096 rows
+  static constexpr uint32_t kMaxShift = 14;   // largest slab: 16384 rows
   static constexpr uint32_t kDoublingSlabs = kMaxShift - kFirstShift;
   static constexpr uint32_t kDoublingRows =
       (1u << kFirstShift) * ((1u << kDoublingSlabs) - 1);

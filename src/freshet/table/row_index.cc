@@ -1,13 +1,31 @@
 #include "freshet/table/row_index.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 namespace freshet {
 
+void RowIndex::FreeSlots::operator()(Slot* p) const { std::free(p); }
+
+RowIndex::SlotArray RowIndex::AllocateSlots(size_t n) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t bytes = n * sizeof(Slot);
+  const bool huge = bytes >= kHugePage;
+  void* p =
+      std::aligned_alloc(huge ? kHugePage : 64, (bytes + 4095) / 4096 * 4096);
+  if (p == nullptr) throw std::bad_alloc();
+  if (huge) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+  Slot* slots = static_cast<Slot*>(p);
+  std::fill_n(slots, n, Slot{0, kNoRow});
+  return SlotArray(slots);
+}
+
 RowIndex::RowIndex(size_t initial_capacity) {
   capacity_ = std::max<size_t>(initial_capacity, 4);
-  slots_.reset(new Slot[capacity_]);
-  std::fill_n(slots_.get(), capacity_, Slot{0, kNoRow});
+  slots_ = AllocateSlots(capacity_);
 }
 
 void RowIndex::Place(uint32_t hash, uint32_t row) {
@@ -19,11 +37,10 @@ void RowIndex::Place(uint32_t hash, uint32_t row) {
 }
 
 void RowIndex::Rehash(size_t new_capacity) {
-  std::unique_ptr<Slot[]> old = std::move(slots_);
+  SlotArray old = std::move(slots_);
   const size_t old_capacity = capacity_;
   capacity_ = new_capacity;
-  slots_.reset(new Slot[capacity_]);
-  std::fill_n(slots_.get(), capacity_, Slot{0, kNoRow});
+  slots_ = AllocateSlots(capacity_);
   for (size_t i = 0; i < old_capacity; ++i) {
     if (old[i].row != kNoRow) Place(old[i].hash, old[i].row);
   }

@@ -92,7 +92,14 @@ class RowIndex {
   void Rehash(size_t new_capacity);
   void Place(uint32_t hash, uint32_t row);
 
-  std::unique_ptr<Slot[]> slots_;
+  struct FreeSlots {
+    void operator()(Slot* p) const;
+  };
+  using SlotArray = std::unique_ptr<Slot[], FreeSlots>;
+  // An array of n empty slots; 2 MiB-aligned with huge pages when large.
+  static SlotArray AllocateSlots(size_t n);
+
+  SlotArray slots_;
   size_t capacity_ = 0;
   size_t size_ = 0;
 };
