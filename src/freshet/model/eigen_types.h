@@ -6,10 +6,13 @@
 #ifndef FRESHET_MODEL_EIGEN_TYPES_H_
 #define FRESHET_MODEL_EIGEN_TYPES_H_
 
-// GCC 12 reports false -Wmaybe-uninitialized warnings inside Eigen's AVX-512
-// packet math (exp, tanh); they point into the intrinsics headers parsed here.
+// GCC 12 reports false -Wmaybe-uninitialized and -Warray-bounds warnings
+// inside Eigen's AVX-512 packet code (exp, tanh; tiny fixed-size buffers whose
+// full-packet branch is dead); they point into the intrinsics headers parsed
+// here.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Warray-bounds"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
