@@ -28,6 +28,7 @@ struct TrainOptions {
   bool deterministic = false;
   int64_t max_examples = 0;
   std::string metrics_json;
+  std::string window_log;
 };
 
 std::atomic<Trainer*> g_trainer{nullptr};
@@ -93,6 +94,7 @@ int RunTrain(const TrainOptions& opt) {
   TrainerOptions topt;
   topt.deterministic = opt.deterministic;
   topt.max_examples = opt.max_examples;
+  topt.window_log = opt.window_log;
   const bool tty = isatty(STDERR_FILENO);
   topt.progress_interval_s = tty ? 0.5 : 10.0;
   auto trainer = Trainer::Create(*job, topt);
@@ -171,6 +173,9 @@ CommandRunner SetupTrain(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--metrics-json", opt->metrics_json,
                   "Write the final metrics as one JSON object to this file");
+  cmd->add_option("--window-log", opt->window_log,
+                  "Append a JSON line of window metrics every "
+                  "train.window_examples examples to this file");
   return [opt] { return RunTrain(*opt); };
 }
 

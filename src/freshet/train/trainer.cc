@@ -80,6 +80,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     t->shards_.push_back(std::make_unique<Shard>(t->model_.get()));
   }
   t->dparams_.resize(t->model_->dense().num_params());
+  if (!options.window_log.empty()) {
+    t->window_log_ = std::make_unique<std::ofstream>(options.window_log);
+    if (!*t->window_log_) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot write the window log ", options.window_log));
+    }
+    t->next_window_log_ = job.train.window_examples;
+  }
   return t;
 }
 
@@ -158,6 +166,23 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
         model_->table(i).ExpireStep(t, 4 * static_cast<int64_t>(n));
       }
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::LogWindow(int64_t event_time_ms) {
+  auto num = [](double v) {
+    return std::isfinite(v) ? absl::StrCat(v) : std::string("null");
+  };
+  *window_log_ << "{\"examples\": " << examples_
+               << ", \"event_time_ms\": " << event_time_ms
+               << ", \"window_auc\": " << num(metrics_->WindowAuc())
+               << ", \"window_logloss\": " << num(metrics_->WindowLogLoss())
+               << ", \"auc\": " << num(metrics_->Auc())
+               << ", \"logloss\": " << num(metrics_->LogLoss()) << "}\n";
+  if (!*window_log_) {
+    return absl::DataLossError(
+        absl::StrCat("cannot write the window log ", options_.window_log));
   }
   return absl::OkStatus();
 }
@@ -243,6 +268,11 @@ absl::Status Trainer::Run(
     records_ = (*b)->records;
     malformed_ = (*b)->malformed;
     position_ = (*b)->position;
+    if (window_log_ && examples_ >= next_window_log_) {
+      status = LogWindow((*b)->event_time_ms);
+      if (!status.ok()) break;
+      next_window_log_ += job_.train.window_examples;
+    }
     free.Push(std::move(*b));
     const double now = MonotonicSeconds();
     if (now - last_progress >= options_.progress_interval_s) {

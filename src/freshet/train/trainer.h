@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,9 @@ struct TrainerOptions {
   bool deterministic = false;  // overrides train.deterministic when set
   int64_t max_examples = 0;    // stop after this many; 0: the whole stream
   double progress_interval_s = 1.0;
+  // When set, appends one JSON line per train.window_examples examples to
+  // this file: examples, event time, window and cumulative AUC and logloss.
+  std::string window_log;
 };
 
 // A snapshot of a running or finished training pass.
@@ -87,6 +91,7 @@ class Trainer {
   struct Shard;
   absl::Status TrainBatch(Batch& batch);
   void UpdateProgress(double now, bool final);
+  absl::Status LogWindow(int64_t event_time_ms);
 
   JobConfig job_;
   TrainerOptions options_;
@@ -104,6 +109,8 @@ class Trainer {
   int64_t malformed_ = 0;
   std::string position_;
   TrainerProgress progress_;
+  std::unique_ptr<std::ofstream> window_log_;
+  int64_t next_window_log_ = 0;
 };
 
 // One 64-bit hash over every table row (key, weights, optimizer state, in
