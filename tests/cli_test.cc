@@ -1,0 +1,216 @@
+// End-to-end tests of the `freshet` binary: commands as a user runs them, on
+// generated data and, when ../shared/data is present, on the real data.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Result RunFreshet(const std::string& args) {
+  std::string cmd = std::string(FRESHET_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    r.output.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Example(const std::string& name) {
+  return std::string(FRESHET_SOURCE_DIR) + "/examples/" + name;
+}
+
+std::string SharedData(const std::string& rel) {
+  return std::string(FRESHET_SHARED_DATA_DIR) + "/" + rel;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_cli_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return dir_ / name; }
+
+  nlohmann::json TrainJson(const std::string& args) {
+    std::string out = Path("metrics.json");
+    fs::remove(out);
+    Result r = RunFreshet("train " + args + " --metrics-json " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    if (r.exit_code != 0) return {};
+    return nlohmann::json::parse(ReadFile(out));
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, HelpListsTheCommands) {
+  Result r = RunFreshet("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"train", "gen", "stats"}) {
+    EXPECT_THAT(r.output, HasSubstr(cmd));
+  }
+  Result none = RunFreshet("");
+  EXPECT_NE(none.exit_code, 0);
+}
+
+TEST_F(CliTest, GenIsDeterministic) {
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 2000 --seed 4 --out " +
+                       Path("a.tsv"))
+                .exit_code,
+            0);
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 2000 --seed 4 --out " +
+                       Path("b.tsv"))
+                .exit_code,
+            0);
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 2000 --seed 5 --out " +
+                       Path("c.tsv"))
+                .exit_code,
+            0);
+  std::string a = ReadFile(Path("a.tsv"));
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 2000);
+  EXPECT_EQ(a, ReadFile(Path("b.tsv")));
+  EXPECT_NE(a, ReadFile(Path("c.tsv")));
+}
+
+TEST_F(CliTest, StatsReportsTheStream) {
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 5000 --seed 2 --out " +
+                       Path("d.tsv"))
+                .exit_code,
+            0);
+  {
+    std::ofstream out(Path("d.tsv"), std::ios::app);
+    out << "garbage line\n";
+  }
+  Result r = RunFreshet("stats --config " + Example("synthetic.yaml") +
+                        " --data " + Path("d.tsv") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["records"], 5001);
+  EXPECT_EQ(j["examples"], 5000);
+  EXPECT_EQ(j["errors_by_kind"]["column_count"], 1);
+  EXPECT_GT(j["label_rate"]["label"].get<double>(), 0.15);
+  EXPECT_LT(j["label_rate"]["label"].get<double>(), 0.30);
+  ASSERT_EQ(j["slots"].size(), 26u);
+  EXPECT_GT(j["slots"][0]["distinct"].get<int>(), 1);
+  EXPECT_TRUE(fs::exists(Path("d.tsv.dead")));
+
+  Result text = RunFreshet("stats --config " + Example("synthetic.yaml") +
+                           " --data " + Path("d.tsv"));
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.output, HasSubstr("records/s"));
+  EXPECT_THAT(text.output, HasSubstr("column_count 1"));
+}
+
+TEST_F(CliTest, TrainWritesMetricsJson) {
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 20000 --seed 3 --out " +
+                       Path("t.tsv"))
+                .exit_code,
+            0);
+  nlohmann::json j = TrainJson("--config " + Example("synthetic.yaml") +
+                               " --data " + Path("t.tsv"));
+  for (const char* key : {"examples", "logloss", "auc", "examples_per_sec",
+                          "table_rows", "table_bytes"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["examples"], 20000);
+  EXPECT_GT(j["auc"].get<double>(), 0.6);
+  EXPECT_GT(j["table_rows"].get<int64_t>(), 0);
+}
+
+TEST_F(CliTest, ConfigErrorsNameFileLineAndField) {
+  std::string job = Path("bad.yaml");
+  {
+    std::ofstream out(job);
+    out << "schema:\n  label: label\n  slots: [C1]\nmodel:\n  type: lr\n"
+           "tables:\n  - name: C1\n    dim: -4\n";
+  }
+  Result r = RunFreshet("train --config " + job + " --data /dev/null");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:8: tables.0.dim: must be in "
+                                  "1..4096, got -4"));
+  Result over = RunFreshet("train --config " + Example("criteo.yaml") +
+                           " --set model.type=gbdt");
+  EXPECT_EQ(over.exit_code, 2);
+  EXPECT_THAT(over.output, HasSubstr("--set model.type=gbdt"));
+  Result missing = RunFreshet("train --config " + Example("criteo.yaml") +
+                              " --data " + Path("missing.tsv"));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.output, HasSubstr("missing.tsv"));
+}
+
+// Quality floors on the real data: one pass, progressive validation.
+TEST_F(CliTest, CriteoQuality) {
+  if (!fs::exists(SharedData("criteo/train.tsv"))) {
+    GTEST_SKIP() << "../shared/data/criteo is absent";
+  }
+  nlohmann::json lr = TrainJson("--config " + Example("criteo.yaml"));
+  EXPECT_EQ(lr["examples"], 7200);
+  EXPECT_LE(lr["logloss"].get<double>(), 0.470);
+  double best = 1.0;
+  for (const char* model : {"fm", "deepfm", "dcn_v2"}) {
+    nlohmann::json j = TrainJson("--config " + Example("criteo.yaml") +
+                                 " --set model.type=" + model);
+    best = std::min(best, j["logloss"].get<double>());
+  }
+  EXPECT_LE(best, 0.468);
+}
+
+TEST_F(CliTest, MovieLensQuality) {
+  std::string ratings = SharedData("movielens-latest-small/ratings.csv");
+  if (!fs::exists(ratings)) {
+    GTEST_SKIP() << "../shared/data/movielens-latest-small is absent";
+  }
+  // The stream must be in time order: sort by timestamp as docs say.
+  std::string sorted = Path("ratings_by_time.csv");
+  std::string cmd = "(head -1 " + ratings + "; tail -n +2 " + ratings +
+                    " | sort -t, -k4,4n -s) > " + sorted;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string base =
+      "--config " + Example("movielens.yaml") + " --data " + sorted;
+  nlohmann::json lr = TrainJson(base);
+  EXPECT_EQ(lr["examples"], 100836);
+  EXPECT_GE(lr["auc"].get<double>(), 0.77);
+  double best = 0.0;
+  for (const char* model : {"fm", "deepfm"}) {
+    nlohmann::json j = TrainJson(base + " --set model.type=" + model);
+    best = std::max(best, j["auc"].get<double>());
+  }
+  EXPECT_GE(best, 0.79);
+}
+
+}  // namespace
+}  // namespace freshet
