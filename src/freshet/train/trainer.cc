@@ -262,9 +262,13 @@ absl::Status Trainer::Run(
     std::optional<std::unique_ptr<Batch>> b = full.Pop();
     if (!b) break;
     if (stop_.load()) break;
+    const double batch_start = MonotonicSeconds();
     status = TrainBatch(**b);
     if (!status.ok()) break;
     examples_ += (*b)->size;
+    if (options_.after_batch) {
+      options_.after_batch(*model_, examples_, batch_start);
+    }
     records_ = (*b)->records;
     malformed_ = (*b)->malformed;
     position_ = (*b)->position;

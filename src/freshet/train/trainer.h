@@ -45,6 +45,12 @@ struct TrainerOptions {
   // When set, appends one JSON line per train.window_examples examples to
   // this file: examples, event time, window and cumulative AUC and logloss.
   std::string window_log;
+  // Called on the compute thread after each batch's updates are applied, while
+  // no update is in flight: the place to copy the dense parameters or to
+  // stamp a sync version. `batch_start_s` is MonotonicSeconds() when the
+  // batch entered the compute stage.
+  std::function<void(RecModel& model, int64_t examples, double batch_start_s)>
+      after_batch;
 };
 
 // A snapshot of a running or finished training pass.
