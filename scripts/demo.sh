@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: generates a Criteo-shaped stream with the
-# built-in generator and runs the main job on it.
+# built-in generator, looks at it, and trains the demo model on it in one
+# pass with progressive validation.
 set -euo pipefail
 FRESHET=${1:-build/freshet}
 OUT=${DEMO_OUT:-out/demo}
-ROWS=${DEMO_ROWS:-200000}
+ROWS=${DEMO_ROWS:-500000}
 mkdir -p "$OUT"
 
 echo "== freshet gen: $ROWS Criteo-shaped rows into $OUT/criteo.tsv"
 "$FRESHET" gen --kind criteo --rows "$ROWS" --seed 1 --out "$OUT/criteo.tsv"
 
 echo
-echo "== freshet stats on the generated stream"
-"$FRESHET" stats --config examples/synthetic.yaml --data "$OUT/criteo.tsv"
+echo "== freshet stats: what is in the stream"
+"$FRESHET" stats --config examples/synthetic.yaml --data "$OUT/criteo.tsv" --top 2
+
+echo
+echo "== freshet train: deepfm, one pass, every example scored before it is trained on"
+"$FRESHET" train --config examples/synthetic.yaml --data "$OUT/criteo.tsv" \
+  --metrics-json "$OUT/metrics.json"
+echo
+echo "metrics: $OUT/metrics.json"
