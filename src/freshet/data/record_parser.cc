@@ -960,4 +960,12 @@ absl::StatusOr<std::unique_ptr<RecordParser>> MakeRecordParser(
           format, "'"));
 }
 
+absl::StatusOr<std::unique_ptr<RecordParser>> MakeRecordParser(
+    const SchemaSpec& schema, const SourceSpec& spec,
+    std::string_view header_line, const std::string& base_dir) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Schema> compiled,
+                   Schema::Compile(schema, base_dir));
+  return MakeRecordParser(std::move(compiled), spec, header_line);
+}
+
 }  // namespace freshet

@@ -130,6 +130,12 @@ absl::StatusOr<std::unique_ptr<RecordParser>> MakeRecordParser(
     std::shared_ptr<const Schema> schema, const SourceSpec& spec,
     std::string_view header_line = {});
 
+// Same, compiling `schema` first (side-table paths resolve against
+// `base_dir`).
+absl::StatusOr<std::unique_ptr<RecordParser>> MakeRecordParser(
+    const SchemaSpec& schema, const SourceSpec& spec,
+    std::string_view header_line = {}, const std::string& base_dir = "");
+
 }  // namespace freshet
 
 #endif  // FRESHET_DATA_RECORD_PARSER_H_

@@ -420,6 +420,19 @@ TEST(RecordParserFuzzTest, MutatedRecordsFailWithAKind) {
   EXPECT_GT(failures, 1000);
 }
 
+TEST(RecordParserFactoryTest, FromSchemaSpec) {
+  auto parser = MakeRecordParser(RatingsSchema(), Format("csv"),
+                                 "userId,movieId,rating,timestamp");
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  Example ex;
+  ASSERT_TRUE((*parser)->Parse("3,4,4.5,10", &ex).ok());
+  EXPECT_EQ(ex.label(), 1.0f);
+  EXPECT_EQ(ex.event_time_ms, 10000);
+  SchemaSpec bad = RatingsSchema();
+  bad.slots.push_back(Slot("user"));
+  EXPECT_FALSE(MakeRecordParser(bad, Format("csv"), "userId,movieId").ok());
+}
+
 TEST(RecordParserFactoryTest, RejectsUnknownFormatAndBadDelimiter) {
   auto schema = MustCompile(RatingsSchema());
   EXPECT_FALSE(MakeRecordParser(schema, Format("parquet")).ok());
