@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/data/file_log.h"
+#include "freshet/data/generator.h"
 #include "freshet/data/text_scan.h"
 
 namespace freshet {
@@ -21,7 +22,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeSource(const SourceSpec& spec) {
     return std::unique_ptr<Source>(std::move(source));
   }
   if (spec.type == "generator") {
-    return absl::UnimplementedError("generator source not available");
+    return MakeGeneratorSource(spec);
   }
   return absl::InvalidArgumentError(Cat(
       "source.type: expected 'file' or 'generator', got '", spec.type, "'"));
