@@ -1,0 +1,91 @@
+// Predictor: scores candidates for one request against a ServingReplica.
+//
+// A request is context features (the user, the page, ...) plus up to
+// max_candidates candidates (items), each a map slot → value(s); dense
+// features may be given by name in the context or per candidate. Raw values
+// are hashed exactly as the record parsers hash them (FeatureId of the
+// value's text in the slot's table; a JSON number counts as its decimal
+// text), multi-valued slots take a JSON list or the slot's separator, and
+// weighted slots take "id:weight".
+//
+// The context is looked up and pooled once per request; each candidate row
+// starts from a copy of it and adds the candidate's slots. Pooling is the
+// training code's arithmetic (BatchEmbedder: per slot, ids in order,
+// dst += scale * row), and the logits come from the trainer's own
+// Model::Forward, so for the same weights a prediction equals the training
+// forward pass. Scores are sigmoid(logit + ln r), the negative-sampling
+// correction of a model trained with negatives kept at rate r.
+//
+// A slot (or dense feature) may be given in the context or in candidates,
+// not both: the request is refused with a reason.
+//
+// Thread-safe: Predict() may run on many threads at once (scratch is per
+// thread); it holds the replica's read lock for the whole request, so one
+// request sees one version.
+#ifndef FRESHET_SERVE_PREDICTOR_H_
+#define FRESHET_SERVE_PREDICTOR_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "freshet/data/example.h"
+#include "freshet/serve/serving_replica.h"
+
+namespace freshet {
+
+// A parsed request: ids per slot (Example layout, every slot present, empty
+// when not given) and dense values (NaN when not given).
+struct PredictRequest {
+  Example context;
+  std::vector<Example> candidates;
+};
+
+struct PredictResult {
+  std::vector<float> scores;  // one per candidate, in request order
+  uint64_t model_version = 0;
+  int64_t staleness_ms = 0;  // age of the served version (see docs/serving.md)
+  std::string degradation;   // "fresh" or "stale"
+};
+
+struct PredictorOptions {
+  int max_candidates = 1000;
+  // The served version is "stale" when it was cut longer ago than this.
+  int64_t stale_after_ms = 5000;
+};
+
+// Parses the JSON body of POST /v1/predict:
+//   {"context": {"slot": value or [values], "dense": number, ...},
+//    "candidates": [{"slot": value, ...}, ...]}
+// InvalidArgument (with the reason) for bad JSON, unknown slots or features,
+// bad values, a slot given twice, no candidates; OutOfRange for more than
+// `max_candidates` candidates.
+absl::StatusOr<PredictRequest> ParsePredictRequest(std::string_view body,
+                                                   const Schema& schema,
+                                                   int max_candidates);
+
+class Predictor {
+ public:
+  Predictor(const ServingReplica* replica, const PredictorOptions& options);
+
+  const PredictorOptions& options() const { return options_; }
+
+  // Scores `request`'s candidates. InvalidArgument for a malformed request
+  // (e.g. a slot in both context and a candidate).
+  absl::Status Predict(const PredictRequest& request,
+                       PredictResult* result) const;
+
+  // Age of the served version in ms and its degradation level.
+  int64_t StalenessMs() const;
+  std::string Degradation(int64_t staleness_ms) const;
+
+ private:
+  const ServingReplica* const replica_;
+  const PredictorOptions options_;
+};
+
+}  // namespace freshet
+
+#endif  // FRESHET_SERVE_PREDICTOR_H_

@@ -1,0 +1,158 @@
+// ServingReplica: the serving copy of one model shard, fed by delta batches.
+//
+// It holds what a prediction needs and nothing else: per training table a
+// ServingTable (weights only, fp32 or fp16 per TableSpec::serving_precision),
+// the dense part as a Model built from the same ModelSpec as training (so
+// prediction runs the trainer's Model::Forward), and the slot → table
+// bindings, derived from the job exactly as RecModel derives them (TABLE for
+// embeddings, TABLE/wide for dim-1 wide weights).
+//
+// Consistency: Apply() validates a batch first, then applies all of it —
+// deletions, then rows, then dense parameters — under the replica's lock held
+// exclusively; readers (Read()) hold it shared for a whole request. A request
+// therefore sees either all of version v of the shard or none of it, never a
+// torn row. Versions are monotonic: a batch whose version is not above the
+// current one is refused (FailedPrecondition) and changes nothing; a gap in
+// versions is applied and counted (version_gaps), since the rows it carries
+// are still the newest.
+//
+// Thread-safe: any number of readers and appliers at once.
+#ifndef FRESHET_SERVE_SERVING_REPLICA_H_
+#define FRESHET_SERVE_SERVING_REPLICA_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "freshet/base/clock.h"
+#include "freshet/base/config.h"
+#include "freshet/data/schema.h"
+#include "freshet/model/model.h"
+#include "freshet/serve/histogram.h"
+#include "freshet/serve/serving_table.h"
+#include "freshet/sync/delta_batch.h"
+#include "freshet/sync/sync_publisher.h"
+
+namespace freshet {
+
+// Which serving tables a slot reads (indices into the replica's tables; -1:
+// none), and where its pooled row goes in the model input.
+struct ServingSlot {
+  int embedding_table = -1;
+  int wide_table = -1;
+  int embedding_dim = 0;
+  int embedding_offset = 0;
+  bool mean = false;
+};
+
+struct ReplicaStatus {
+  uint32_t shard = 0;
+  uint64_t version = 0;         // last applied; 0: none yet
+  int64_t applied_unix_us = 0;  // when the last batch was applied
+  int64_t created_unix_us = 0;  // when the last batch was cut
+  int64_t examples = 0;         // training examples behind the last batch
+  int64_t batches = 0;          // applied
+  int64_t rejected = 0;         // refused (stale version, bad batch)
+  int64_t version_gaps = 0;
+  int64_t rows_applied = 0;  // rows upserted, over all batches
+  int64_t deletes_applied = 0;
+  int64_t bytes_received = 0;  // encoded bytes given to ApplyEncoded
+};
+
+class ServingReplica {
+ public:
+  // A consistent read-only view, valid inside Read().
+  class View {
+   public:
+    const Model& dense() const { return *replica_->dense_; }
+    const ServingTable& table(int i) const { return *replica_->tables_[i]; }
+    const ServingSlot& slot(int s) const { return replica_->slots_[s]; }
+    uint64_t version() const { return replica_->version_; }
+    int64_t created_unix_us() const { return replica_->created_unix_us_; }
+
+   private:
+    friend class ServingReplica;
+    explicit View(const ServingReplica* r) : replica_(r) {}
+    const ServingReplica* replica_;
+  };
+
+  // The replica of shard `shard` of `job`, whose records `schema` (compiled
+  // from job.schema) describes. Until the first batch the tables are empty
+  // and the dense parameters are those RecModel::Create gives for
+  // job.train.seed.
+  static absl::StatusOr<std::unique_ptr<ServingReplica>> Create(
+      const JobConfig& job, std::shared_ptr<const Schema> schema,
+      uint32_t shard = 0, const Clock* clock = nullptr);
+
+  // Applies one batch atomically (see above). InvalidArgument for a batch of
+  // another shard, an unknown table or mismatched sizes; FailedPrecondition
+  // for a version not above the current one.
+  absl::Status Apply(const DeltaBatch& batch);
+  // Decodes (outside the lock) and applies.
+  absl::Status ApplyEncoded(std::string_view bytes);
+
+  // Calls fn(const View&) holding the replica's lock shared.
+  template <typename Fn>
+  void Read(Fn&& fn) const {
+    absl::ReaderMutexLock lock(&mu_);
+    fn(View(this));
+  }
+
+  const Schema& schema() const { return *schema_; }
+  const ModelShape& shape() const { return dense_->shape(); }
+  double serving_logit_offset() const { return dense_->serving_logit_offset(); }
+  int num_tables() const { return static_cast<int>(tables_.size()); }
+  const std::string& table_name(int i) const { return tables_[i]->name(); }
+  const Clock& clock() const { return *clock_; }
+
+  ReplicaStatus status() const;
+  // Rows and bytes of table i (takes the lock shared).
+  int64_t table_rows(int i) const;
+  int64_t table_bytes(int i) const;
+  // Time from an update entering the trainer to this replica applying it,
+  // one sample per batch that carries updates (stamped by SyncPublisher).
+  const Histogram& freshness() const { return freshness_; }
+
+ private:
+  ServingReplica(std::shared_ptr<const Schema> schema,
+                 std::unique_ptr<Model> dense, uint32_t shard,
+                 const Clock* clock);
+
+  const std::shared_ptr<const Schema> schema_;
+  const uint32_t shard_;
+  const Clock* const clock_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<Model> dense_;  // params written under mu_ exclusive
+  std::vector<std::unique_ptr<ServingTable>> tables_;
+  absl::flat_hash_map<std::string, int> table_index_;
+  std::vector<ServingSlot> slots_;
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t created_unix_us_ ABSL_GUARDED_BY(mu_) = 0;
+
+  mutable absl::Mutex status_mu_;
+  ReplicaStatus status_ ABSL_GUARDED_BY(status_mu_);
+  Histogram freshness_;
+};
+
+// A DeltaSink that decodes each batch and applies it to a replica in the
+// sender's thread (the embedded pipeline of `freshet run`).
+class ReplicaSink final : public DeltaSink {
+ public:
+  explicit ReplicaSink(ServingReplica* replica) : replica_(replica) {}
+  absl::Status Send(std::string_view encoded, const DeltaBatch&) override {
+    return replica_->ApplyEncoded(encoded);
+  }
+
+ private:
+  ServingReplica* replica_;
+};
+
+}  // namespace freshet
+
+#endif  // FRESHET_SERVE_SERVING_REPLICA_H_

@@ -1,0 +1,82 @@
+#include "freshet/serve/serving_table.h"
+
+#include <algorithm>
+
+#include "freshet/sync/fp16.h"
+
+namespace freshet {
+
+ServingTable::ServingTable(std::string name, int dim, WeightPrecision precision)
+    : name_(std::move(name)), dim_(dim), precision_(precision) {}
+
+void ServingTable::Upsert(uint64_t key, const float* weights) {
+  auto [it, inserted] = index_.try_emplace(key, 0);
+  if (inserted) {
+    if (!free_.empty()) {
+      it->second = free_.back();
+      free_.pop_back();
+    } else {
+      it->second = slots_++;
+      if (precision_ == WeightPrecision::kFp16) {
+        f16_.resize(static_cast<size_t>(slots_) * dim_);
+      } else {
+        f32_.resize(static_cast<size_t>(slots_) * dim_);
+      }
+    }
+  }
+  const size_t at = static_cast<size_t>(it->second) * dim_;
+  if (precision_ == WeightPrecision::kFp16) {
+    for (int k = 0; k < dim_; ++k) f16_[at + k] = FloatToHalf(weights[k]);
+  } else {
+    std::copy(weights, weights + dim_, f32_.begin() + at);
+  }
+}
+
+bool ServingTable::Erase(uint64_t key) {
+  auto it = index_.find(key);
+  if (it == index_.end()) return false;
+  free_.push_back(it->second);
+  index_.erase(it);
+  return true;
+}
+
+bool ServingTable::Lookup(uint64_t key, float* out) const {
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    std::fill(out, out + dim_, 0.0f);
+    return false;
+  }
+  const size_t at = static_cast<size_t>(it->second) * dim_;
+  if (precision_ == WeightPrecision::kFp16) {
+    for (int k = 0; k < dim_; ++k) out[k] = HalfToFloat(f16_[at + k]);
+  } else {
+    std::copy(f32_.begin() + at, f32_.begin() + at + dim_, out);
+  }
+  return true;
+}
+
+void ServingTable::AddScaled(uint64_t key, float scale, float* out) const {
+  auto it = index_.find(key);
+  // A missing row is the zero default: adding scale * 0 changes nothing but
+  // the sign of a -0.0 sum, which training's pooling also starts at +0.0.
+  if (it == index_.end()) {
+    for (int k = 0; k < dim_; ++k) out[k] += scale * 0.0f;
+    return;
+  }
+  const size_t at = static_cast<size_t>(it->second) * dim_;
+  if (precision_ == WeightPrecision::kFp16) {
+    for (int k = 0; k < dim_; ++k) out[k] += scale * HalfToFloat(f16_[at + k]);
+  } else {
+    const float* src = f32_.data() + at;
+    for (int k = 0; k < dim_; ++k) out[k] += scale * src[k];
+  }
+}
+
+int64_t ServingTable::bytes() const {
+  return static_cast<int64_t>(
+      f32_.capacity() * sizeof(float) + f16_.capacity() * sizeof(uint16_t) +
+      free_.capacity() * sizeof(uint32_t) +
+      index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1));
+}
+
+}  // namespace freshet

@@ -1,0 +1,59 @@
+// ServingTable: the weights-only serving copy of one embedding table.
+//
+// A compact map from 64-bit key to a row of `dim` weights stored as fp32 or
+// fp16 (TableSpec::serving_precision) in one growable arena; deleted rows'
+// slots are reused by the next insert. No optimizer state, no metadata.
+// Missing keys read as the table default, zeros, as a training table's
+// kServe lookup of an absent id does.
+//
+// Not synchronised: ServingReplica guards its tables with its own lock
+// (readers shared, delta application exclusive).
+#ifndef FRESHET_SERVE_SERVING_TABLE_H_
+#define FRESHET_SERVE_SERVING_TABLE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "freshet/sync/delta_batch.h"
+
+namespace freshet {
+
+class ServingTable {
+ public:
+  ServingTable(std::string name, int dim, WeightPrecision precision);
+
+  const std::string& name() const { return name_; }
+  int dim() const { return dim_; }
+  WeightPrecision precision() const { return precision_; }
+
+  // Creates or overwrites the row of `key` with weights[0, dim) (rounded to
+  // fp16 in an fp16 table).
+  void Upsert(uint64_t key, const float* weights);
+  // Deletes the row of `key`; returns whether there was one.
+  bool Erase(uint64_t key);
+  // Writes the row of `key` (or zeros) to out[0, dim); returns whether the key
+  // has a row.
+  bool Lookup(uint64_t key, float* out) const;
+  // Adds scale * row(key) to out[0, dim); a missing key adds nothing (0).
+  void AddScaled(uint64_t key, float scale, float* out) const;
+
+  int64_t size() const { return static_cast<int64_t>(index_.size()); }
+  // Bytes held by the arena and the index.
+  int64_t bytes() const;
+
+ private:
+  const std::string name_;
+  const int dim_;
+  const WeightPrecision precision_;
+  absl::flat_hash_map<uint64_t, uint32_t> index_;  // key -> slot
+  std::vector<float> f32_;                         // slots x dim (fp32)
+  std::vector<uint16_t> f16_;                      // slots x dim (fp16)
+  std::vector<uint32_t> free_;
+  uint32_t slots_ = 0;
+};
+
+}  // namespace freshet
+
+#endif  // FRESHET_SERVE_SERVING_TABLE_H_

@@ -1,0 +1,72 @@
+// DeltaBatch: what one training shard sends to serving every sync interval.
+//
+// A delta batch carries, for one shard and one version, the rows changed since
+// the previous batch (key + weights, no optimizer state), the keys deleted
+// since then (expiry, eviction, erase) and, when they changed, the dense
+// parameters. A consumer applies a table's deletions before its rows, and a
+// whole batch atomically. Versions of a shard are consecutive from 1.
+//
+// The byte form (EncodeDeltaBatch / DecodeDeltaBatch) is specified in
+// docs/sync_format.md: little-endian, per-table fp32 or fp16 weights, an
+// XXH3-64 checksum over the whole batch. Decoding checks every length against
+// the buffer and the checksum, so a truncated or corrupted batch is an error,
+// never a crash.
+//
+// Plain values; not synchronised.
+#ifndef FRESHET_SYNC_DELTA_BATCH_H_
+#define FRESHET_SYNC_DELTA_BATCH_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace freshet {
+
+enum class WeightPrecision : uint8_t { kFp32 = 0, kFp16 = 1 };
+
+// Parses "fp32" or "fp16" (TableSpec::serving_precision).
+absl::StatusOr<WeightPrecision> ParseWeightPrecision(std::string_view name);
+
+struct DeltaTable {
+  std::string name;  // the RecModel table name, e.g. "C1" or "C1/wide"
+  int dim = 0;
+  WeightPrecision precision = WeightPrecision::kFp32;
+  std::vector<uint64_t> deleted_keys;  // applied before `keys`
+  std::vector<uint64_t> keys;
+  // keys.size() x dim. For fp16 tables the encoder rounds them to fp16; a
+  // decoded fp16 batch holds the rounded values.
+  std::vector<float> weights;
+};
+
+struct DeltaBatch {
+  static constexpr uint32_t kFormatVersion = 1;
+
+  uint32_t shard = 0;
+  uint64_t version = 0;
+  // Wall time (µs since the Unix epoch) when the batch was cut.
+  int64_t created_unix_us = 0;
+  // Wall time when the oldest update the batch carries entered the trainer's
+  // compute stage; 0 when the batch carries no update (a heartbeat).
+  int64_t oldest_update_unix_us = 0;
+  int64_t examples = 0;  // examples the shard had trained on when cut
+  bool has_dense = false;
+  std::vector<float> dense;  // the dense parameters, when has_dense
+  std::vector<DeltaTable> tables;
+
+  int64_t num_rows() const;
+  int64_t num_deleted() const;
+};
+
+// Appends the byte form of `batch` to `out` (cleared first).
+void EncodeDeltaBatch(const DeltaBatch& batch, std::string* out);
+
+// Parses a byte form. DataLoss on a bad magic, format version, length or
+// checksum.
+absl::StatusOr<DeltaBatch> DecodeDeltaBatch(std::string_view bytes);
+
+}  // namespace freshet
+
+#endif  // FRESHET_SYNC_DELTA_BATCH_H_
