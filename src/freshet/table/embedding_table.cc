@@ -41,6 +41,22 @@ inline bool RowIs(const char* p, uint64_t key) {
   return (RowFlags(p) & kLive) != 0 && RowKey(p) == key;
 }
 
+// 2^x for x <= 0, to 3e-4 relative: the decay of value scores on the
+// per-row path of Apply(), where exp2f costs more than the rest of the
+// metadata update. Scores only rank rows for eviction; the function is pure,
+// so replays stay bit-identical.
+inline float DecayFactor(float x) {
+  if (!(x > -126.0f)) return 0.0f;
+  const float fi = std::floor(x);
+  const float f = x - fi;  // [0, 1)
+  const float p = 1.0f + f * (0.6951786f + f * (0.2261677f + f * 0.0781294f));
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(fi) + 127)
+                        << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
 }  // namespace
 
 void DirtyBatch::Clear() {
@@ -88,6 +104,7 @@ struct EmbeddingTable::Scratch {
   std::vector<uint32_t> start;   // stripe s owns order[start[s], start[s+1])
   std::vector<uint32_t> cursor;  // fill positions while grouping
   std::vector<uint32_t> rows;    // row hints, by position in order
+  std::vector<char*> ptrs;       // their addresses (nullptr: no hint)
   // Stripe to start with; rotates so that threads do not walk the stripes in
   // step and queue on the same lock.
   uint32_t first_stripe = 0;
@@ -195,6 +212,7 @@ EmbeddingTable::Scratch& EmbeddingTable::GroupByStripe(
   sc.hash.resize(n);
   sc.order.resize(n);
   sc.rows.resize(n);
+  sc.ptrs.resize(n);
   sc.start.assign(num_stripes_ + 1, 0);
   sc.first_stripe = static_cast<uint32_t>(
       Mix64(reinterpret_cast<uintptr_t>(&scratch) + ++sc.calls) % num_stripes_);
@@ -224,8 +242,12 @@ void EmbeddingTable::ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin,
     const uint32_t hint =
         s.index->FindFirst(static_cast<uint32_t>(sc.hash[sc.order[j]]));
     sc.rows[j] = hint;
-    if (hint == RowIndex::kNoRow) continue;
-    const char* p = s.arena->Row(hint);
+    if (hint == RowIndex::kNoRow) {
+      sc.ptrs[j] = nullptr;
+      continue;
+    }
+    char* p = s.arena->Row(hint);
+    sc.ptrs[j] = p;
     for (size_t line = 0; line < lines; ++line) {
       if (for_write) {
         __builtin_prefetch(p + 64 * line, 1);
@@ -363,28 +385,32 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
       const uint64_t key = keys[i];
       const uint32_t hash32 = static_cast<uint32_t>(sc.hash[i]);
       float* dst = out.data() + static_cast<size_t>(i) * dim_;
-      uint32_t row = sc.rows[j];
-      if (row != RowIndex::kNoRow || train) {
-        // In kTrain an earlier key of this batch may have created the row.
-        row = FindRow(s, key, hash32, row);
+      const char* p = sc.ptrs[j];
+      if (p != nullptr && !RowIs(p, key)) p = nullptr;
+      // Probe fully when the first slot with this hash held another key, or,
+      // in kTrain, when an earlier key of this batch may have created the
+      // row (or evicted the hinted one).
+      if (p == nullptr && (train || sc.rows[j] != RowIndex::kNoRow)) {
+        const uint32_t row = FindRow(s, key, hash32, RowIndex::kNoRow);
+        if (row != RowIndex::kNoRow) p = s.arena->Row(row);
       }
-      if (row == RowIndex::kNoRow && train) {
+      if (p == nullptr && train) {
         if (s.admission->Admit(sc.hash[i], now)) {
           if (stripe_budget_bytes_ != 0 &&
               StripeBytesAfterInsert(s) > stripe_budget_bytes_) {
             EvictOne(s);
           }
-          row = InsertRow(s, key, hash32, now);
+          p = s.arena->Row(InsertRow(s, key, hash32, now));
           ++inserts;
         } else {
           ++refused;
         }
       }
-      if (row == RowIndex::kNoRow) {
+      if (p == nullptr) {
         initializer_.Default(dst);
         ++defaults;
       } else {
-        std::memcpy(dst, Weights(s.arena->Row(row)), row_bytes);
+        std::memcpy(dst, p + kWeightsOffset, row_bytes);
       }
     }
     if (train) {
@@ -428,21 +454,24 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
     for (uint32_t j = begin; j < end; ++j) {
       const uint32_t i = sc.order[j];
       uint32_t row = sc.rows[j];
-      if (row != RowIndex::kNoRow) {
-        row = FindRow(s, keys[i], static_cast<uint32_t>(sc.hash[i]), row);
+      char* p = sc.ptrs[j];
+      if (p != nullptr && !RowIs(p, keys[i])) {
+        // The first slot with this hash belongs to another key.
+        row = FindRow(s, keys[i], static_cast<uint32_t>(sc.hash[i]),
+                      RowIndex::kNoRow);
+        p = row == RowIndex::kNoRow ? nullptr : s.arena->Row(row);
       }
-      if (row == RowIndex::kNoRow) {
+      if (p == nullptr) {
         ++dropped;
         continue;
       }
-      char* p = s.arena->Row(row);
       optimizer_.Update(Weights(p), State(p),
                         grads.data() + static_cast<size_t>(i) * dim_);
       const float value = labels.empty() ? 1.0f : 1.0f + extra * labels[i];
       float score = Load<float>(p, kScoreOffset);
       const int64_t last = Load<int64_t>(p, kTimeOffset);
       if (event_time_ms > last) {
-        score *= std::exp2(static_cast<float>(
+        score *= DecayFactor(static_cast<float>(
             (static_cast<double>(last) - static_cast<double>(event_time_ms)) *
             inv_half_life));
         Store<int64_t>(p, kTimeOffset, event_time_ms);
