@@ -58,7 +58,8 @@ std::string ProgressLine(const TrainerProgress& p) {
       HumanBytes(p.table_bytes));
 }
 
-nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest) {
+nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest,
+                      double dense_gflops) {
   auto num = [](double v) -> nlohmann::json {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
   };
@@ -75,7 +76,8 @@ nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest) {
           {"table_rows", p.table_rows},
           {"table_bytes", p.table_bytes},
           {"position", p.position},
-          {"digest", absl::StrFormat("%016x", digest)}};
+          {"digest", absl::StrFormat("%016x", digest)},
+          {"dense_gflops", num(dense_gflops)}};
 }
 
 int RunTrain(const TrainOptions& opt) {
@@ -125,6 +127,10 @@ int RunTrain(const TrainOptions& opt) {
 
   const TrainerProgress p = (*trainer)->Progress();
   const uint64_t digest = ModelDigest((*trainer)->model());
+  // Forward + backward of the dense part: about three forward passes.
+  const double dense_gflops =
+      3.0 * (*trainer)->model().dense().forward_flops_per_example() *
+      p.examples_per_sec / 1e9;
   std::printf(
       "trained %s on %lld examples (%lld records, %lld malformed) in %.2f s: "
       "%.0f examples/s\n",
@@ -144,7 +150,7 @@ int RunTrain(const TrainOptions& opt) {
               static_cast<unsigned long long>(digest));
   if (!opt.metrics_json.empty()) {
     std::ofstream out(opt.metrics_json);
-    out << ToJson(p, digest).dump(2) << "\n";
+    out << ToJson(p, digest, dense_gflops).dump(2) << "\n";
     if (!out) {
       std::cerr << "freshet train: cannot write " << opt.metrics_json << "\n";
       return 1;
