@@ -1,0 +1,137 @@
+#include "freshet/serve/http_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "freshet/base/config.h"
+#include "freshet/data/schema.h"
+
+namespace freshet {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<JobConfig> job = ParseJobConfig(
+        "schema:\n  label: label\n  slots: [user, item]\n"
+        "  dense: [{name: age}]\n"
+        "model: {type: deepfm, hidden: [8]}\nsource: {type: generator}\n",
+        "http.yaml", "");
+    ASSERT_TRUE(job.ok()) << job.status();
+    auto schema = Schema::Compile(job->schema);
+    ASSERT_TRUE(schema.ok()) << schema.status();
+    auto replica = ServingReplica::Create(*job, *schema);
+    ASSERT_TRUE(replica.ok()) << replica.status();
+    replica_ = std::move(*replica);
+    HttpServerOptions opt;
+    opt.port = 0;  // any free port on 127.0.0.1
+    opt.max_body_bytes = 2000;
+    opt.predictor.max_candidates = 5;
+    opt.threads = 2;
+    auto server = HttpServer::Start(replica_.get(), opt);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_connection_timeout(5);
+    client_->set_read_timeout(5);
+  }
+
+  // Posts `body` and returns (status, error reason or body).
+  std::pair<int, std::string> Post(const std::string& body) {
+    auto res = client_->Post("/v1/predict", body, "application/json");
+    if (!res) return {-1, "no response"};
+    return {res->status, res->body};
+  }
+
+  std::unique_ptr<ServingReplica> replica_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(HttpServerTest, PredictAnswersWithScoresVersionStalenessAndLevel) {
+  auto [status, body] = Post(
+      R"({"context": {"user": "u1", "age": 30},
+          "candidates": [{"item": "i1"}, {"item": 7}]})");
+  ASSERT_EQ(status, 200) << body;
+  json j = json::parse(body);
+  ASSERT_TRUE(j["scores"].is_array());
+  EXPECT_EQ(j["scores"].size(), 2u);
+  for (const json& s : j["scores"]) {
+    EXPECT_GT(s.get<double>(), 0.0);
+    EXPECT_LT(s.get<double>(), 1.0);
+  }
+  EXPECT_EQ(j["model_version"], 0);
+  EXPECT_TRUE(j["staleness_ms"].is_number_integer());
+  EXPECT_EQ(j["degradation"], "stale");  // no sync batch applied yet
+}
+
+TEST_F(HttpServerTest, BadRequestsGet4xxWithAReasonAndServingGoesOn) {
+  struct Case {
+    std::string body;
+    int status;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"{\"candidates\": [", 400, "not valid JSON"},
+      {"[1, 2]", 400, "JSON object"},
+      {R"({"candidates": [{"nope": 1}]})", 400, "unknown slot"},
+      {R"({"context": {"user": "u"}})", 400, "non-empty list"},
+      {R"({"candidates": [{}, {}, {}, {}, {}, {}]})", 400, "too many"},
+      {R"({"candidates": [{"age": "old"}]})", 400, "expects a number"},
+      {R"({"context": {"user": 1}, "candidates": [{"user": 2}]})", 400,
+       "both the context"},
+      {R"({"candidates": [{}], "extra": 1})", 400, "unknown field"},
+      {"{\"candidates\": [{\"item\": \"" + std::string(3000, 'x') + "\"}]}",
+       413, "exceeds the limit"},
+  };
+  for (const Case& c : cases) {
+    auto [status, body] = Post(c.body);
+    EXPECT_EQ(status, c.status) << c.body.substr(0, 80) << " → " << body;
+    EXPECT_THAT(body, HasSubstr(c.reason)) << c.body.substr(0, 80);
+    EXPECT_TRUE(json::accept(body)) << body;
+    // The server still serves.
+    auto [ok, answer] = Post(R"({"candidates": [{"item": "i1"}]})");
+    EXPECT_EQ(ok, 200) << answer;
+  }
+  auto res = client_->Get("/no/such/path");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_THAT(res->body, HasSubstr("no such path"));
+  EXPECT_GE(server_->errors(), static_cast<int64_t>(cases.size()));
+}
+
+TEST_F(HttpServerTest, HealthStatusAndMetrics) {
+  Post(R"({"candidates": [{"item": "i1"}]})");
+  auto health = client_->Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto status = client_->Get("/statusz");
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->status, 200);
+  json st = json::parse(status->body);
+  EXPECT_EQ(st["model_version"], 0);
+  EXPECT_TRUE(st["sync"].contains("lag_ms"));
+  ASSERT_TRUE(st["tables"].is_array());
+  EXPECT_EQ(st["tables"].size(), 4u);  // user, user/wide, item, item/wide
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  ASSERT_EQ(metrics->status, 200);
+  for (const char* name :
+       {"freshet_serving_model_version", "freshet_serving_sync_lag_seconds",
+        "freshet_sync_freshness_seconds_bucket",
+        "freshet_serving_sync_rows_total", "freshet_serving_sync_bytes_total",
+        "freshet_serving_table_bytes{table=\"item\"}",
+        "freshet_predict_latency_seconds_bucket{le=\"+Inf\"} 1"}) {
+    EXPECT_THAT(metrics->body, HasSubstr(name));
+  }
+}
+
+}  // namespace
+}  // namespace freshet

@@ -1,0 +1,443 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "freshet/data/generator.h"
+#include "freshet/data/record_parser.h"
+#include "freshet/serve/predictor.h"
+#include "freshet/serve/serving_replica.h"
+#include "freshet/serve/serving_table.h"
+#include "freshet/sync/fp16.h"
+#include "freshet/sync/sync_publisher.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ServingTableTest, UpsertLookupEraseAndReuse) {
+  ServingTable t("x", 3, WeightPrecision::kFp32);
+  float out[3];
+  EXPECT_FALSE(t.Lookup(1, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(0.0f, 0.0f, 0.0f));
+  const float a[3] = {0.1f, 0.2f, 0.3f};
+  const float b[3] = {-1.0f, 2.0f, -3.0f};
+  t.Upsert(1, a);
+  t.Upsert(2, b);
+  ASSERT_TRUE(t.Lookup(1, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(0.1f, 0.2f, 0.3f));
+  t.Upsert(1, b);  // overwrite
+  ASSERT_TRUE(t.Lookup(1, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(-1.0f, 2.0f, -3.0f));
+  EXPECT_TRUE(t.Erase(1));
+  EXPECT_FALSE(t.Erase(1));
+  EXPECT_FALSE(t.Lookup(1, out));
+  EXPECT_EQ(t.size(), 1);
+  const int64_t bytes = t.bytes();
+  t.Upsert(3, a);  // reuses the freed slot
+  EXPECT_EQ(t.bytes(), bytes);
+  ASSERT_TRUE(t.Lookup(2, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(-1.0f, 2.0f, -3.0f));
+  float acc[3] = {1.0f, 1.0f, 1.0f};
+  t.AddScaled(3, 2.0f, acc);
+  EXPECT_THAT(acc, ::testing::ElementsAre(1.2f, 1.4f, 1.6f));
+}
+
+TEST(ServingTableTest, Fp16StoresTheRoundedWeights) {
+  ServingTable t("x", 2, WeightPrecision::kFp16);
+  const float w[2] = {0.1f, -123.456f};
+  t.Upsert(5, w);
+  float out[2];
+  ASSERT_TRUE(t.Lookup(5, out));
+  EXPECT_EQ(out[0], RoundToHalf(0.1f));
+  EXPECT_EQ(out[1], RoundToHalf(-123.456f));
+  EXPECT_NE(out[0], 0.1f);
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_serve_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Generate(int64_t rows) {
+    GeneratorOptions opt;
+    opt.kind = GeneratorKind::kCriteo;
+    opt.rows = rows;
+    opt.seed = 3;
+    std::string path = dir_ / "criteo.tsv";
+    EXPECT_TRUE(GenerateToPath(opt, path).ok());
+    return path;
+  }
+
+  JobConfig Job(const std::string& data, std::vector<std::string> overrides) {
+    overrides.push_back("source.type=file");
+    overrides.push_back("source.path=" + data);
+    auto job = LoadJobConfig(
+        std::string(FRESHET_SOURCE_DIR) + "/examples/synthetic.yaml",
+        overrides);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
+  fs::path dir_;
+};
+
+// Trains with sync running every 50 ms, stops, waits one interval and checks
+// that every serving weight equals its training weight (fp32) or its fp16
+// rounding, and that serving scores equal the training forward pass.
+void CheckConvergence(const JobConfig& job, const std::string& data,
+                      bool compare_scores) {
+  auto schema = Schema::Compile(job.schema, job.dir);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto replica = ServingReplica::Create(job, *schema);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ReplicaSink sink(replica->get());
+  std::atomic<SyncPublisher*> pub{nullptr};
+  TrainerOptions topt;
+  topt.after_batch = [&pub](RecModel& m, int64_t n, double t) {
+    if (SyncPublisher* p = pub.load()) p->OnBatch(m, n, t);
+  };
+  auto trainer = Trainer::Create(job, topt);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  RecModel& model = (*trainer)->model();
+  SyncPublisherOptions sopt;
+  sopt.interval_s = 0.05;
+  SyncPublisher publisher(&model, &sink, sopt);
+  pub.store(&publisher);
+  publisher.Start();
+  ASSERT_TRUE((*trainer)->Run().ok());
+  // One interval after training stops (plus slack for a loaded machine).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_GE((*replica)->status().batches, 2);
+  EXPECT_EQ((*replica)->status().version_gaps, 0);
+
+  int fp16_tables = 0;
+  int64_t rows_checked = 0;
+  (*replica)->Read([&](const ServingReplica::View& view) {
+    ASSERT_EQ((*replica)->num_tables(), model.num_tables());
+    for (int i = 0; i < model.num_tables(); ++i) {
+      const EmbeddingTable& t = model.table(i);
+      ASSERT_EQ((*replica)->table_name(i), t.spec().name);
+      const ServingTable& s = view.table(i);
+      ASSERT_EQ(s.size(), t.size()) << t.spec().name;
+      const bool fp16 = t.spec().serving_precision == "fp16";
+      fp16_tables += fp16;
+      std::vector<float> got(t.dim());
+      t.ForEachRow([&](const RowView& row) {
+        ASSERT_TRUE(s.Lookup(row.key, got.data())) << t.spec().name;
+        for (int k = 0; k < t.dim(); ++k) {
+          const float want =
+              fp16 ? RoundToHalf(row.weights[k]) : row.weights[k];
+          ASSERT_EQ(got[k], want) << t.spec().name << " key " << row.key;
+        }
+        ++rows_checked;
+      });
+    }
+    absl::Span<const float> a = model.dense().params();
+    absl::Span<const float> b = view.dense().params();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+  });
+  EXPECT_GT(rows_checked, 1000);
+  if (job.tables.size() > 0 && !compare_scores) EXPECT_GT(fp16_tables, 0);
+  if (!compare_scores) return;
+
+  // Symmetric fusion: the predictor's score of a record equals the training
+  // forward pass (kServe lookups) on the same weights.
+  auto parser = MakeRecordParser(*schema, job.source);
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  std::ifstream in(data);
+  std::string line;
+  std::vector<Example> examples;
+  while (examples.size() < 64 && std::getline(in, line)) {
+    Example e;
+    ASSERT_TRUE((*parser)->Parse(line, &e).ok());
+    examples.push_back(std::move(e));
+  }
+  BatchEmbedder embedder(&model);
+  ASSERT_TRUE(
+      embedder.Embed(examples, LookupMode::kServe, EmbeddingTable::kNoEventTime)
+          .ok());
+  std::vector<float> logits(examples.size());
+  ModelWorkspace ws;
+  model.dense().Forward(embedder.input(), &ws, logits.data());
+
+  PredictRequest req;
+  req.context.slot_offsets.assign((*schema)->num_slots() + 1, 0);
+  req.context.dense.assign((*schema)->num_dense(), NAN);
+  req.candidates = examples;
+  Predictor predictor(replica->get(), {});
+  PredictResult result;
+  ASSERT_TRUE(predictor.Predict(req, &result).ok());
+  ASSERT_EQ(result.scores.size(), examples.size());
+  EXPECT_EQ(result.model_version, (*replica)->status().version);
+  EXPECT_EQ(result.degradation, "fresh");
+  const double offset = model.dense().serving_logit_offset();
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const double want = 1.0 / (1.0 + std::exp(-(logits[i] + offset)));
+    EXPECT_NEAR(result.scores[i], want, 1e-6) << i;
+  }
+}
+
+TEST_F(ServeTest, DeepFmServingEqualsTrainingToFp16AfterOneInterval) {
+  const std::string data = Generate(6000);
+  JobConfig job =
+      Job(data, {"tables=[{name: C3, serving_precision: fp16}, {name: C12, "
+                 "serving_precision: fp16}]",
+                 "train.batch_size=128"});
+  CheckConvergence(job, data, /*compare_scores=*/false);
+}
+
+TEST_F(ServeTest, LrServingEqualsTrainingAndScoresMatchTheForwardPass) {
+  const std::string data = Generate(6000);
+  JobConfig job = Job(data, {"model.type=lr", "train.batch_size=128",
+                             "model.negative_sampling_rate=0.25"});
+  CheckConvergence(job, data, /*compare_scores=*/true);
+}
+
+TEST_F(ServeTest, DeepFmScoresMatchTheForwardPass) {
+  const std::string data = Generate(3000);
+  JobConfig job = Job(data, {"train.batch_size=128"});
+  CheckConvergence(job, data, /*compare_scores=*/true);
+}
+
+// A replica over one dim-8 table "a" (plus a/wide) and an lr-free fm model.
+std::unique_ptr<ServingReplica> TinyReplica() {
+  absl::StatusOr<JobConfig> job = ParseJobConfig(
+      "schema:\n  label: label\n  slots: [a, b]\n  dense: [{name: d}]\n"
+      "tables:\n  - {name: a, dim: 8}\n  - {name: b, dim: 8}\n"
+      "model: {type: fm}\nsource: {type: generator}\n",
+      "tiny.yaml", "");
+  EXPECT_TRUE(job.ok()) << job.status();
+  auto schema = Schema::Compile(job->schema);
+  EXPECT_TRUE(schema.ok()) << schema.status();
+  auto replica = ServingReplica::Create(*job, *schema);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return std::move(*replica);
+}
+
+// Version v sets every row of keys [0, n) in "a" and "a/wide", and every
+// dense parameter, to v.
+DeltaBatch Uniform(uint64_t v, int n, size_t num_dense) {
+  DeltaBatch b;
+  b.version = v;
+  b.has_dense = true;
+  b.dense.assign(num_dense, static_cast<float>(v));
+  for (const auto& [name, dim] :
+       std::vector<std::pair<std::string, int>>{{"a", 8}, {"a/wide", 1}}) {
+    DeltaTable t;
+    t.name = name;
+    t.dim = dim;
+    for (int k = 0; k < n; ++k) t.keys.push_back(k);
+    t.weights.assign(static_cast<size_t>(n) * dim, static_cast<float>(v));
+    b.tables.push_back(std::move(t));
+  }
+  return b;
+}
+
+TEST(ServingReplicaTest, VersionsAreMonotonicAndBadBatchesChangeNothing) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  size_t num_dense = 0;
+  r->Read([&](const ServingReplica::View& v) {
+    num_dense = v.dense().num_params();
+  });
+  ASSERT_TRUE(r->Apply(Uniform(5, 10, num_dense)).ok());
+  EXPECT_EQ(r->Apply(Uniform(5, 10, num_dense)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r->Apply(Uniform(3, 10, num_dense)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  DeltaBatch unknown = Uniform(6, 10, num_dense);
+  unknown.tables[1].name = "nope";
+  EXPECT_EQ(r->Apply(unknown).code(), absl::StatusCode::kInvalidArgument);
+  DeltaBatch other_shard = Uniform(6, 10, num_dense);
+  other_shard.shard = 1;
+  EXPECT_EQ(r->Apply(other_shard).code(), absl::StatusCode::kInvalidArgument);
+  DeltaBatch bad_dense = Uniform(6, 10, num_dense + 1);
+  EXPECT_EQ(r->Apply(bad_dense).code(), absl::StatusCode::kInvalidArgument);
+  std::string corrupt;
+  EncodeDeltaBatch(Uniform(6, 10, num_dense), &corrupt);
+  corrupt[corrupt.size() / 2] ^= 1;
+  EXPECT_EQ(r->ApplyEncoded(corrupt).code(), absl::StatusCode::kDataLoss);
+  r->Read([&](const ServingReplica::View& v) {
+    EXPECT_EQ(v.version(), 5u);
+    float row[8];
+    ASSERT_TRUE(v.table(0).Lookup(3, row));
+    EXPECT_EQ(row[0], 5.0f);
+    EXPECT_EQ(v.dense().params()[0], 5.0f);
+  });
+  EXPECT_EQ(r->status().rejected, 6);
+  // Deletions are applied before rows; a gap is applied and counted.
+  DeltaBatch del = Uniform(9, 0, num_dense);
+  del.tables[0].deleted_keys = {1, 2};
+  ASSERT_TRUE(r->Apply(del).ok());
+  EXPECT_EQ(r->status().version_gaps, 2);  // 0 → 5 and 5 → 9
+  EXPECT_EQ(r->table_rows(0), 8);
+}
+
+// Appliers rewrite every row and the dense part with the version number while
+// readers check that one request sees one version: every row and the dense
+// parameters agree, and no row is torn.
+TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  size_t num_dense = 0;
+  r->Read([&](const ServingReplica::View& v) {
+    num_dense = v.dense().num_params();
+  });
+  const int kRows = 2000;
+  ASSERT_TRUE(r->Apply(Uniform(1, kRows, num_dense)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> checks{0};
+  std::atomic<int64_t> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      float row[8], w;
+      while (!stop.load()) {
+        r->Read([&](const ServingReplica::View& v) {
+          const float version = static_cast<float>(v.version());
+          if (v.dense().params()[0] != version) ++failures;
+          for (int i = 0; i < 16; ++i) {
+            const uint64_t key = rng() % kRows;
+            v.table(0).Lookup(key, row);
+            v.table(1).Lookup(key, &w);
+            for (float x : row) {
+              if (x != version) ++failures;
+            }
+            if (w != version) ++failures;
+          }
+        });
+        ++checks;
+      }
+    });
+  }
+  // Predictions run concurrently too, through the full request path.
+  std::thread predictor_thread([&] {
+    Predictor p(r.get(), {});
+    auto req = ParsePredictRequest(
+        R"({"context": {"a": 7, "d": 1.5}, "candidates": [{"b": "x"}, {}]})",
+        r->schema(), 1000);
+    ASSERT_TRUE(req.ok()) << req.status();
+    PredictResult res;
+    while (!stop.load()) {
+      ASSERT_TRUE(p.Predict(*req, &res).ok());
+      ASSERT_EQ(res.scores.size(), 2u);
+    }
+  });
+  uint64_t v = 2;
+  const double end = MonotonicSeconds() + 1.0;
+  while (MonotonicSeconds() < end) {
+    std::string bytes;
+    EncodeDeltaBatch(Uniform(v++, kRows, num_dense), &bytes);
+    ASSERT_TRUE(r->ApplyEncoded(bytes).ok());
+  }
+  stop.store(true);
+  for (auto& t : readers) t.join();
+  predictor_thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(checks.load(), 100);
+  EXPECT_GT(v, 20u);
+}
+
+TEST(PredictRequestTest, ParsesValuesAsTheRecordParsersHashThem) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  const Schema& s = r->schema();
+  auto req = ParsePredictRequest(
+      R"({"context": {"a": 42, "d": 2}, "candidates": [{"b": "x"}, {"b": ["y"]}]})",
+      s, 10);
+  ASSERT_TRUE(req.ok()) << req.status();
+  ASSERT_EQ(req->context.slot_ids(0).size(), 1u);
+  EXPECT_EQ(req->context.slot_ids(0)[0], FeatureId(s.slot(0).seed, "42"));
+  EXPECT_TRUE(req->context.slot_ids(1).empty());
+  EXPECT_EQ(req->context.dense[0], 2.0f);
+  EXPECT_EQ(req->candidates[0].slot_ids(1)[0], FeatureId(s.slot(1).seed, "x"));
+  EXPECT_EQ(req->candidates[1].slot_ids(1)[0], FeatureId(s.slot(1).seed, "y"));
+  EXPECT_TRUE(std::isnan(req->candidates[0].dense[0]));
+
+  auto code = [&](const std::string& body, int max = 10) {
+    return ParsePredictRequest(body, s, max).status().code();
+  };
+  EXPECT_EQ(code("{not json"), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(R"({"candidates": [{"zz": 1}]})"),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(R"({"candidates": []})"), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(R"({"context": {}})"), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(R"({"candidates": [{}, {}, {}]})", 2),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(code(R"({"candidates": [{"a": {"x": 1}}]})"),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(R"({"candidates": [{"a": [1, 2]}]})"),
+            absl::StatusCode::kInvalidArgument);  // single-valued slot
+  EXPECT_EQ(code(R"({"candidates": [{"d": "abc"}]})"),
+            absl::StatusCode::kInvalidArgument);
+
+  // A slot in both the context and a candidate is refused by Predict.
+  auto both = ParsePredictRequest(
+      R"({"context": {"a": 1}, "candidates": [{"a": 2}]})", s, 10);
+  ASSERT_TRUE(both.ok());
+  Predictor p(r.get(), {});
+  PredictResult res;
+  EXPECT_EQ(p.Predict(*both, &res).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PredictorTest, ContextIsSharedAndStalenessIsReported) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  size_t num_dense = 0;
+  r->Read([&](const ServingReplica::View& v) {
+    num_dense = v.dense().num_params();
+  });
+  PredictorOptions opt;
+  opt.stale_after_ms = 1000;
+  Predictor p(r.get(), opt);
+  auto req = ParsePredictRequest(
+      R"({"context": {"a": 1}, "candidates": [{"b": "x"}, {"b": "x"}, {"b": "y"}]})",
+      r->schema(), 10);
+  ASSERT_TRUE(req.ok());
+  PredictResult res;
+  ASSERT_TRUE(p.Predict(*req, &res).ok());
+  EXPECT_EQ(res.degradation, "stale");  // nothing applied yet
+  EXPECT_EQ(res.model_version, 0u);
+
+  DeltaBatch b;
+  b.version = 1;
+  b.created_unix_us = SystemClock::Default()->NowMicros();
+  b.has_dense = true;
+  r->Read([&](const ServingReplica::View& v) {
+    absl::Span<const float> params = v.dense().params();
+    b.dense.assign(params.begin(), params.end());
+  });
+  for (const char* name : {"a", "b"}) {
+    DeltaTable t;
+    t.name = name;
+    t.dim = 8;
+    t.keys = {FeatureId(r->schema().slot(name[0] - 'a').seed,
+                        name[0] == 'a' ? "1" : "x")};
+    t.weights = {0.5f, -0.5f, 0.25f, 1.0f, -1.0f, 0.1f, 0.2f, 0.3f};
+    b.tables.push_back(t);
+  }
+  ASSERT_TRUE(r->Apply(b).ok());
+  ASSERT_TRUE(p.Predict(*req, &res).ok());
+  EXPECT_EQ(res.model_version, 1u);
+  EXPECT_EQ(res.degradation, "fresh");
+  EXPECT_GE(res.staleness_ms, 0);
+  EXPECT_LT(res.staleness_ms, 1000);
+  ASSERT_EQ(res.scores.size(), 3u);
+  EXPECT_EQ(res.scores[0], res.scores[1]);  // same candidate, same score
+  EXPECT_NE(res.scores[0], res.scores[2]);  // b=x has a row, b=y does not
+}
+
+}  // namespace
+}  // namespace freshet
