@@ -83,7 +83,7 @@ int RunRun(const RunOptions& opt) {
   // the hook reaches the publisher through this pointer, set before Run().
   std::atomic<SyncPublisher*> publisher_ptr{nullptr};
   TrainerOptions topt;
-  topt.progress_interval_s = 1.0;
+  topt.progress_interval_s = 0.25;
   topt.after_batch = [&publisher_ptr](RecModel& model, int64_t examples,
                                       double batch_start_s) {
     if (SyncPublisher* p = publisher_ptr.load(std::memory_order_acquire)) {
