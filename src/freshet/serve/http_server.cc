@@ -147,6 +147,8 @@ json HttpServer::StatusJson() const {
         {"rows_applied", st.rows_applied},
         {"deletes_applied", st.deletes_applied},
         {"bytes_received", st.bytes_received},
+        {"last_apply_ms", st.last_apply_s * 1000},
+        {"max_apply_ms", st.max_apply_s * 1000},
         {"examples_behind_version", st.examples},
         {"lag_ms", staleness},
         {"freshness_p50_ms", replica_->freshness().Percentile(0.5) * 1000.0},
@@ -189,6 +191,11 @@ std::string HttpServer::MetricsText() const {
           static_cast<double>(st.deletes_applied));
   counter("freshet_serving_sync_bytes_total", "Encoded delta bytes received",
           static_cast<double>(st.bytes_received));
+  gauge("freshet_serving_sync_apply_seconds",
+        "Time to make the last delta batch visible (requests never wait)",
+        st.last_apply_s);
+  gauge("freshet_serving_sync_apply_max_seconds",
+        "Longest time to make a delta batch visible", st.max_apply_s);
   replica_->freshness().AppendPrometheus(
       "freshet_sync_freshness_seconds",
       "Time from an update entering the trainer to serving applying it", &out);

@@ -20,7 +20,7 @@
 // not both: the request is refused with a reason.
 //
 // Thread-safe: Predict() may run on many threads at once (scratch is per
-// thread); it holds the replica's read lock for the whole request, so one
+// thread); it reads one copy of the replica for the whole request, so one
 // request sees one version.
 #ifndef FRESHET_SERVE_PREDICTOR_H_
 #define FRESHET_SERVE_PREDICTOR_H_

@@ -1,6 +1,8 @@
 #include "freshet/serve/serving_replica.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
@@ -8,13 +10,13 @@
 namespace freshet {
 
 ServingReplica::ServingReplica(std::shared_ptr<const Schema> schema,
-                               std::unique_ptr<Model> dense, uint32_t shard,
-                               const Clock* clock)
+                               uint32_t shard, const Clock* clock)
     : schema_(std::move(schema)),
       shard_(shard),
       clock_(clock != nullptr ? clock : SystemClock::Default()),
-      dense_(std::move(dense)),
       freshness_(Histogram::FreshnessBounds()) {
+  readers_[0].store(0);
+  readers_[1].store(0);
   status_.shard = shard;
 }
 
@@ -26,11 +28,13 @@ absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
         "schema was not compiled from the job's schema");
   }
   ASSIGN_OR_RETURN(std::vector<int> slot_dims, SlotDimsOf(job));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> dense,
-      Model::Create(job.model, slot_dims, schema->num_dense(), job.train.seed));
   std::unique_ptr<ServingReplica> r(
-      new ServingReplica(std::move(schema), std::move(dense), shard, clock));
+      new ServingReplica(std::move(schema), shard, clock));
+  for (Copy& c : r->copies_) {
+    ASSIGN_OR_RETURN(
+        c.dense, Model::Create(job.model, slot_dims, r->schema_->num_dense(),
+                               job.train.seed));
+  }
 
   // The same tables, names and bindings as RecModel::Create.
   auto table_index = [&](const std::string& name, int dim,
@@ -38,12 +42,14 @@ absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
     auto it = r->table_index_.find(name);
     if (it != r->table_index_.end()) return it->second;
     ASSIGN_OR_RETURN(WeightPrecision p, ParseWeightPrecision(precision));
-    r->tables_.push_back(std::make_unique<ServingTable>(name, dim, p));
-    const int index = static_cast<int>(r->tables_.size()) - 1;
+    for (Copy& c : r->copies_) {
+      c.tables.push_back(std::make_unique<ServingTable>(name, dim, p));
+    }
+    const int index = static_cast<int>(r->copies_[0].tables.size()) - 1;
     r->table_index_[name] = index;
     return index;
   };
-  const ModelShape& shape = r->dense_->shape();
+  const ModelShape& shape = r->copies_[0].dense->shape();
   for (int s = 0; s < r->schema_->num_slots(); ++s) {
     const Schema::Slot& slot = r->schema_->slot(s);
     const TableSpec* spec = job.FindTable(slot.table);
@@ -71,6 +77,45 @@ absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
   return r;
 }
 
+int ServingReplica::EnterRead() const {
+  while (true) {
+    const int i = active_.load();
+    readers_[i].fetch_add(1);
+    // Still active after announcing: the writer will wait for us before
+    // touching this copy. Otherwise retry on the new active copy.
+    if (active_.load() == i) return i;
+    readers_[i].fetch_sub(1);
+  }
+}
+
+void ServingReplica::WaitForReaders(int copy) const {
+  for (int spins = 0; readers_[copy].load() != 0; ++spins) {
+    if (spins < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+void ServingReplica::ApplyTo(const DeltaBatch& batch,
+                             const std::vector<int>& table_of, Copy* copy) {
+  for (size_t i = 0; i < batch.tables.size(); ++i) {
+    const DeltaTable& t = batch.tables[i];
+    ServingTable* table = copy->tables[table_of[i]].get();
+    for (uint64_t k : t.deleted_keys) table->Erase(k);
+    for (size_t r = 0; r < t.keys.size(); ++r) {
+      table->Upsert(t.keys[r], t.weights.data() + r * t.dim);
+    }
+  }
+  if (batch.has_dense) {
+    std::copy(batch.dense.begin(), batch.dense.end(),
+              copy->dense->params().begin());
+  }
+  copy->version = batch.version;
+  copy->created_unix_us = batch.created_unix_us;
+}
+
 absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   auto reject = [this](absl::Status s) {
     absl::MutexLock lock(&status_mu_);
@@ -82,57 +127,49 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
         absl::StrCat("delta batch of shard ", batch.shard,
                      " sent to replica of shard ", shard_)));
   }
-  // Validate everything before taking the lock, so a bad batch changes
-  // nothing.
-  std::vector<ServingTable*> targets;
-  targets.reserve(batch.tables.size());
+  // Validate everything first, so a bad batch changes nothing.
+  std::vector<int> table_of;
+  table_of.reserve(batch.tables.size());
   for (const DeltaTable& t : batch.tables) {
     auto it = table_index_.find(t.name);
     if (it == table_index_.end()) {
       return reject(absl::InvalidArgumentError(
           absl::StrCat("delta batch: unknown table '", t.name, "'")));
     }
-    ServingTable* table = tables_[it->second].get();
-    if (t.dim != table->dim() ||
+    const ServingTable& table = *copies_[0].tables[it->second];
+    if (t.dim != table.dim() ||
         t.weights.size() != t.keys.size() * static_cast<size_t>(t.dim)) {
       return reject(absl::InvalidArgumentError(
           absl::StrCat("delta batch: table '", t.name, "': dim ", t.dim,
                        " with ", t.keys.size(), " keys and ", t.weights.size(),
-                       " weights, serving dim ", table->dim())));
+                       " weights, serving dim ", table.dim())));
     }
-    targets.push_back(table);
+    table_of.push_back(it->second);
   }
-  if (batch.has_dense && batch.dense.size() != dense_->num_params()) {
+  if (batch.has_dense && batch.dense.size() != copies_[0].dense->num_params()) {
     return reject(absl::InvalidArgumentError(absl::StrCat(
         "delta batch: ", batch.dense.size(),
-        " dense parameters, the model has ", dense_->num_params())));
+        " dense parameters, the model has ", copies_[0].dense->num_params())));
   }
 
-  uint64_t previous;
-  {
-    absl::MutexLock lock(&mu_);
-    previous = version_;
-    if (batch.version <= version_) {
-      return reject(absl::FailedPreconditionError(
-          absl::StrCat("delta batch version ", batch.version,
-                       " is not above the applied version ", version_)));
-    }
-    for (size_t i = 0; i < batch.tables.size(); ++i) {
-      const DeltaTable& t = batch.tables[i];
-      ServingTable* table = targets[i];
-      for (uint64_t k : t.deleted_keys) table->Erase(k);
-      for (size_t r = 0; r < t.keys.size(); ++r) {
-        table->Upsert(t.keys[r], t.weights.data() + r * t.dim);
-      }
-    }
-    if (batch.has_dense) {
-      std::copy(batch.dense.begin(), batch.dense.end(),
-                dense_->params().begin());
-    }
-    version_ = batch.version;
-    created_unix_us_ = batch.created_unix_us;
+  absl::MutexLock apply_lock(&apply_mu_);
+  const int old = active_.load();
+  const uint64_t previous = copies_[old].version;
+  if (batch.version <= previous) {
+    return reject(absl::FailedPreconditionError(
+        absl::StrCat("delta batch version ", batch.version,
+                     " is not above the applied version ", previous)));
   }
+  const double t0 = MonotonicSeconds();
+  const int next = 1 - old;
+  WaitForReaders(next);  // stragglers from before the previous switch
+  ApplyTo(batch, table_of, &copies_[next]);
+  active_.store(next);
+  const double visible_s = MonotonicSeconds() - t0;
   const int64_t now = clock_->NowMicros();
+  WaitForReaders(old);
+  ApplyTo(batch, table_of, &copies_[old]);
+
   if (batch.oldest_update_unix_us > 0) {
     freshness_.Record(std::max<int64_t>(0, now - batch.oldest_update_unix_us) /
                       1e6);
@@ -146,6 +183,8 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   if (batch.version != previous + 1) ++status_.version_gaps;
   status_.rows_applied += batch.num_rows();
   status_.deletes_applied += batch.num_deleted();
+  status_.last_apply_s = visible_s;
+  status_.max_apply_s = std::max(status_.max_apply_s, visible_s);
   return absl::OkStatus();
 }
 
@@ -169,13 +208,15 @@ ReplicaStatus ServingReplica::status() const {
 }
 
 int64_t ServingReplica::table_rows(int i) const {
-  absl::ReaderMutexLock lock(&mu_);
-  return tables_[i]->size();
+  int64_t rows = 0;
+  Read([&](const View& v) { rows = v.table(i).size(); });
+  return rows;
 }
 
 int64_t ServingReplica::table_bytes(int i) const {
-  absl::ReaderMutexLock lock(&mu_);
-  return tables_[i]->bytes();
+  // The applier may be resizing the inactive copy; hold it off.
+  absl::MutexLock lock(&apply_mu_);
+  return copies_[0].tables[i]->bytes() + copies_[1].tables[i]->bytes();
 }
 
 }  // namespace freshet

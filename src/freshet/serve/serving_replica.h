@@ -7,14 +7,19 @@
 // bindings, derived from the job exactly as RecModel derives them (TABLE for
 // embeddings, TABLE/wide for dim-1 wide weights).
 //
-// Consistency: Apply() validates a batch first, then applies all of it —
-// deletions, then rows, then dense parameters — under the replica's lock held
-// exclusively; readers (Read()) hold it shared for a whole request. A request
-// therefore sees either all of version v of the shard or none of it, never a
-// torn row. Versions are monotonic: a batch whose version is not above the
-// current one is refused (FailedPrecondition) and changes nothing; a gap in
-// versions is applied and counted (version_gaps), since the rows it carries
-// are still the newest.
+// Consistency (left-right): the replica keeps two copies of its state.
+// Requests read the active copy, announcing themselves with a per-copy reader
+// count and never blocking. Apply() validates a batch, applies all of it —
+// deletions, then rows, then dense parameters — to the inactive copy (which
+// no request reads), switches the active copy with one atomic store, waits
+// until the requests still on the old copy finish, and applies the batch to
+// that copy as well. A request therefore sees either all of version v of the
+// shard or none of it, never a torn row, and a large batch never stalls
+// requests. The price is twice the serving memory and twice the apply work
+// (the second half after the batch is visible). Versions are monotonic: a
+// batch whose version is not above the current one is refused
+// (FailedPrecondition) and changes nothing; a gap in versions is applied and
+// counted (version_gaps), since the rows it carries are still the newest.
 //
 // Thread-safe: any number of readers and appliers at once.
 #ifndef FRESHET_SERVE_SERVING_REPLICA_H_
@@ -63,23 +68,34 @@ struct ReplicaStatus {
   int64_t rows_applied = 0;  // rows upserted, over all batches
   int64_t deletes_applied = 0;
   int64_t bytes_received = 0;  // encoded bytes given to ApplyEncoded
+  double last_apply_s = 0;  // from the start of the apply to it being visible
+  double max_apply_s = 0;
 };
 
 class ServingReplica {
  public:
+  // One of the two copies of the state (see above).
+  struct Copy {
+    std::vector<std::unique_ptr<ServingTable>> tables;
+    std::unique_ptr<Model> dense;
+    uint64_t version = 0;
+    int64_t created_unix_us = 0;
+  };
+
   // A consistent read-only view, valid inside Read().
   class View {
    public:
-    const Model& dense() const { return *replica_->dense_; }
-    const ServingTable& table(int i) const { return *replica_->tables_[i]; }
+    const Model& dense() const { return *copy_->dense; }
+    const ServingTable& table(int i) const { return *copy_->tables[i]; }
     const ServingSlot& slot(int s) const { return replica_->slots_[s]; }
-    uint64_t version() const { return replica_->version_; }
-    int64_t created_unix_us() const { return replica_->created_unix_us_; }
+    uint64_t version() const { return copy_->version; }
+    int64_t created_unix_us() const { return copy_->created_unix_us; }
 
    private:
     friend class ServingReplica;
-    explicit View(const ServingReplica* r) : replica_(r) {}
+    View(const ServingReplica* r, const Copy* c) : replica_(r), copy_(c) {}
     const ServingReplica* replica_;
+    const Copy* copy_;
   };
 
   // The replica of shard `shard` of `job`, whose records `schema` (compiled
@@ -97,22 +113,31 @@ class ServingReplica {
   // Decodes (outside the lock) and applies.
   absl::Status ApplyEncoded(std::string_view bytes);
 
-  // Calls fn(const View&) holding the replica's lock shared.
+  // Calls fn(const View&) on the active copy; never blocks.
   template <typename Fn>
   void Read(Fn&& fn) const {
-    absl::ReaderMutexLock lock(&mu_);
-    fn(View(this));
+    const int i = EnterRead();
+    struct Exit {
+      const ServingReplica* r;
+      int i;
+      ~Exit() { r->readers_[i].fetch_sub(1); }
+    } exit{this, i};
+    fn(View(this, &copies_[i]));
   }
 
   const Schema& schema() const { return *schema_; }
-  const ModelShape& shape() const { return dense_->shape(); }
-  double serving_logit_offset() const { return dense_->serving_logit_offset(); }
-  int num_tables() const { return static_cast<int>(tables_.size()); }
-  const std::string& table_name(int i) const { return tables_[i]->name(); }
+  const ModelShape& shape() const { return copies_[0].dense->shape(); }
+  double serving_logit_offset() const {
+    return copies_[0].dense->serving_logit_offset();
+  }
+  int num_tables() const { return static_cast<int>(copies_[0].tables.size()); }
+  const std::string& table_name(int i) const {
+    return copies_[0].tables[i]->name();
+  }
   const Clock& clock() const { return *clock_; }
 
   ReplicaStatus status() const;
-  // Rows and bytes of table i (takes the lock shared).
+  // Rows and bytes of table i in the active copy (bytes: of both copies).
   int64_t table_rows(int i) const;
   int64_t table_bytes(int i) const;
   // Time from an update entering the trainer to this replica applying it,
@@ -120,20 +145,23 @@ class ServingReplica {
   const Histogram& freshness() const { return freshness_; }
 
  private:
-  ServingReplica(std::shared_ptr<const Schema> schema,
-                 std::unique_ptr<Model> dense, uint32_t shard,
+  ServingReplica(std::shared_ptr<const Schema> schema, uint32_t shard,
                  const Clock* clock);
+
+  int EnterRead() const;
+  void WaitForReaders(int copy) const;
+  static void ApplyTo(const DeltaBatch& batch, const std::vector<int>& table_of,
+                      Copy* copy);
 
   const std::shared_ptr<const Schema> schema_;
   const uint32_t shard_;
   const Clock* const clock_;
-  mutable absl::Mutex mu_;
-  std::unique_ptr<Model> dense_;  // params written under mu_ exclusive
-  std::vector<std::unique_ptr<ServingTable>> tables_;
   absl::flat_hash_map<std::string, int> table_index_;
   std::vector<ServingSlot> slots_;
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t created_unix_us_ ABSL_GUARDED_BY(mu_) = 0;
+  Copy copies_[2];
+  std::atomic<int> active_{0};
+  mutable std::atomic<int64_t> readers_[2];
+  mutable absl::Mutex apply_mu_;  // serialises Apply()
 
   mutable absl::Mutex status_mu_;
   ReplicaStatus status_ ABSL_GUARDED_BY(status_mu_);
