@@ -47,7 +47,9 @@ inline bool RowIs(const char* p, uint64_t key) {
 // so replays stay bit-identical.
 inline float DecayFactor(float x) {
   if (!(x > -126.0f)) return 0.0f;
-  const float fi = std::floor(x);
+  // floor(x) by truncation toward zero (x <= 0), without a libm call.
+  float fi = static_cast<float>(static_cast<int32_t>(x));
+  if (fi > x) fi -= 1.0f;
   const float f = x - fi;  // [0, 1)
   const float p = 1.0f + f * (0.6951786f + f * (0.2261677f + f * 0.0781294f));
   const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(fi) + 127)
@@ -100,6 +102,7 @@ struct alignas(64) EmbeddingTable::Stripe {
 // that the hot path does not allocate once warmed up.
 struct EmbeddingTable::Scratch {
   std::vector<uint64_t> hash;    // by key index
+  std::vector<uint32_t> stripe;  // by key index
   std::vector<uint32_t> order;   // key indices, grouped by stripe
   std::vector<uint32_t> start;   // stripe s owns order[start[s], start[s+1])
   std::vector<uint32_t> cursor;  // fill positions while grouping
@@ -210,6 +213,7 @@ EmbeddingTable::Scratch& EmbeddingTable::GroupByStripe(
   Scratch& sc = scratch;
   const size_t n = keys.size();
   sc.hash.resize(n);
+  sc.stripe.resize(n);
   sc.order.resize(n);
   sc.rows.resize(n);
   sc.ptrs.resize(n);
@@ -218,13 +222,15 @@ EmbeddingTable::Scratch& EmbeddingTable::GroupByStripe(
       Mix64(reinterpret_cast<uintptr_t>(&scratch) + ++sc.calls) % num_stripes_);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t h = KeyHash(keys[i]);
+    const uint32_t st = StripeOf(h);
     sc.hash[i] = h;
-    ++sc.start[StripeOf(h) + 1];
+    sc.stripe[i] = st;
+    ++sc.start[st + 1];
   }
   for (uint32_t s = 0; s < num_stripes_; ++s) sc.start[s + 1] += sc.start[s];
   sc.cursor.assign(sc.start.begin(), sc.start.end() - 1);
   for (size_t i = 0; i < n; ++i) {
-    sc.order[sc.cursor[StripeOf(sc.hash[i])]++] = static_cast<uint32_t>(i);
+    sc.order[sc.cursor[sc.stripe[i]]++] = static_cast<uint32_t>(i);
   }
   return sc;
 }
@@ -237,7 +243,11 @@ void EmbeddingTable::ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin,
   for (uint32_t j = begin; j < end; ++j) {
     s.index->Prefetch(static_cast<uint32_t>(sc.hash[sc.order[j]]));
   }
-  const size_t lines = std::min<size_t>((stride_ + 63) / 64, 4);
+  // The row's first three cache lines and its last byte's: all of a row up
+  // to dim 16 with adagrad, and the head of wider rows, whose rest the
+  // hardware prefetcher streams.
+  const size_t third = stride_ > 128 ? 128 : 0;
+  const size_t last = stride_ - 1;
   for (uint32_t j = begin; j < end; ++j) {
     const uint32_t hint =
         s.index->FindFirst(static_cast<uint32_t>(sc.hash[sc.order[j]]));
@@ -248,12 +258,16 @@ void EmbeddingTable::ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin,
     }
     char* p = s.arena->Row(hint);
     sc.ptrs[j] = p;
-    for (size_t line = 0; line < lines; ++line) {
-      if (for_write) {
-        __builtin_prefetch(p + 64 * line, 1);
-      } else {
-        __builtin_prefetch(p + 64 * line, 0);
-      }
+    if (for_write) {
+      __builtin_prefetch(p, 1);
+      __builtin_prefetch(p + 64, 1);
+      __builtin_prefetch(p + third, 1);
+      __builtin_prefetch(p + last, 1);
+    } else {
+      __builtin_prefetch(p, 0);
+      __builtin_prefetch(p + 64, 0);
+      __builtin_prefetch(p + third, 0);
+      __builtin_prefetch(p + last, 0);
     }
   }
 }
