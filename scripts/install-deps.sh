@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libabsl-dev
-  libyaml-cpp-dev nlohmann-json3-dev
+  libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libfmt-dev libcli11-dev
   libzstd-dev libxxhash-dev
   libeigen3-dev
