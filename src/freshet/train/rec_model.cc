@@ -77,76 +77,112 @@ int64_t RecModel::TotalBytes() const {
 }
 
 BatchEmbedder::BatchEmbedder(RecModel* model)
-    : model_(model), parts_(model->num_tables()) {
+    : model_(model),
+      parts_(model->num_tables()),
+      table_slots_(model->num_tables()) {
   for (int t = 0; t < model->num_tables(); ++t) {
     parts_[t].dim = model->table(t).dim();
   }
   for (int s = 0; s < model->schema().num_slots(); ++s) {
     const RecModel::SlotBinding& b = model->slot(s);
-    if (b.wide_table >= 0) parts_[b.wide_table].wide = true;
+    if (b.embedding_table >= 0)
+      table_slots_[b.embedding_table].push_back({s, false});
+    if (b.wide_table >= 0) {
+      parts_[b.wide_table].wide = true;
+      table_slots_[b.wide_table].push_back({s, true});
+    }
   }
 }
 
 absl::Status BatchEmbedder::Embed(absl::Span<const Example> examples,
                                   LookupMode mode, int64_t event_time_ms) {
+  RETURN_IF_ERROR(Begin(examples));
+  return EmbedPart(examples, mode, event_time_ms, 0, 1);
+}
+
+absl::Status BatchEmbedder::ApplyGradients(absl::Span<const float> labels,
+                                           int64_t event_time_ms) {
+  return ApplyPart(labels, event_time_ms, 0, 1);
+}
+
+absl::Status BatchEmbedder::Begin(absl::Span<const Example> examples) {
   const ModelShape& shape = model_->dense().shape();
   const int batch = static_cast<int>(examples.size());
   const int num_slots = shape.num_slots();
   const int width = shape.embedding_width;
   const int num_dense = shape.num_dense;
-
-  for (TablePart& part : parts_) {
-    part.keys.clear();
-    part.index.clear();
-    part.occurrences.clear();
-  }
-  // Distinct ids per table, and where each occurrence goes.
+  dense_.resize(static_cast<size_t>(batch) * num_dense);
   for (int b = 0; b < batch; ++b) {
     const Example& e = examples[b];
     if (e.num_slots() != num_slots) {
       return absl::InvalidArgumentError(absl::StrCat(
           "example has ", e.num_slots(), " slots, the model ", num_slots));
     }
-    for (int s = 0; s < num_slots; ++s) {
-      const RecModel::SlotBinding& binding = model_->slot(s);
-      absl::Span<const uint64_t> ids = e.slot_ids(s);
-      if (ids.empty()) continue;
-      absl::Span<const float> weights = e.slot_weights(s);
-      float norm = 1.0f;
-      if (binding.mean) {
-        float total = 0.0f;
-        if (weights.empty()) {
-          total = static_cast<float>(ids.size());
-        } else {
-          for (float w : weights) total += w;
+    if (static_cast<int>(e.dense.size()) != num_dense) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("example has ", e.dense.size(),
+                       " dense features, the model ", num_dense));
+    }
+    std::copy(e.dense.begin(), e.dense.end(),
+              dense_.begin() + static_cast<size_t>(b) * num_dense);
+  }
+  embeddings_.assign(static_cast<size_t>(batch) * width, 0.0f);
+  wide_.assign(static_cast<size_t>(batch) * num_slots, 0.0f);
+  d_embeddings_.resize(embeddings_.size());
+  d_wide_.resize(wide_.size());
+  input_.batch = batch;
+  input_.embeddings = width > 0 ? embeddings_.data() : nullptr;
+  input_.wide = shape.needs_wide ? wide_.data() : nullptr;
+  input_.dense = num_dense > 0 ? dense_.data() : nullptr;
+  input_grad_.embeddings = width > 0 ? d_embeddings_.data() : nullptr;
+  input_grad_.wide = shape.needs_wide ? d_wide_.data() : nullptr;
+  for (TablePart& part : parts_) {
+    part.keys.clear();
+    part.index.clear();
+    part.occurrences.clear();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BatchEmbedder::EmbedPart(absl::Span<const Example> examples,
+                                      LookupMode mode, int64_t event_time_ms,
+                                      int part_index, int num_parts) {
+  const ModelShape& shape = model_->dense().shape();
+  const int batch = static_cast<int>(examples.size());
+  const int num_slots = shape.num_slots();
+  const int width = shape.embedding_width;
+  for (size_t t = part_index; t < parts_.size(); t += num_parts) {
+    TablePart& part = parts_[t];
+    // Distinct ids of this table, and where each occurrence goes.
+    for (int b = 0; b < batch; ++b) {
+      const Example& e = examples[b];
+      for (const SlotUse& use : table_slots_[t]) {
+        absl::Span<const uint64_t> ids = e.slot_ids(use.slot);
+        if (ids.empty()) continue;
+        const RecModel::SlotBinding& binding = model_->slot(use.slot);
+        absl::Span<const float> weights = e.slot_weights(use.slot);
+        float norm = 1.0f;
+        if (binding.mean) {
+          float total = 0.0f;
+          if (weights.empty()) {
+            total = static_cast<float>(ids.size());
+          } else {
+            for (float w : weights) total += w;
+          }
+          norm = total != 0.0f ? 1.0f / total : 0.0f;
         }
-        norm = total != 0.0f ? 1.0f / total : 0.0f;
-      }
-      for (size_t i = 0; i < ids.size(); ++i) {
-        const float scale = (weights.empty() ? 1.0f : weights[i]) * norm;
-        auto add = [&](int table, uint32_t column) {
-          TablePart& part = parts_[table];
+        const uint32_t column = static_cast<uint32_t>(
+            use.wide ? use.slot : binding.embedding_offset);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          const float scale = (weights.empty() ? 1.0f : weights[i]) * norm;
           auto [it, inserted] = part.index.try_emplace(
               ids[i], static_cast<uint32_t>(part.keys.size()));
           if (inserted) part.keys.push_back(ids[i]);
           part.occurrences.push_back(
               {static_cast<uint32_t>(b), it->second, column, scale});
-        };
-        if (binding.embedding_table >= 0) {
-          add(binding.embedding_table,
-              static_cast<uint32_t>(binding.embedding_offset));
-        }
-        if (binding.wide_table >= 0) {
-          add(binding.wide_table, static_cast<uint32_t>(s));
         }
       }
     }
-  }
-
-  embeddings_.assign(static_cast<size_t>(batch) * width, 0.0f);
-  wide_.assign(static_cast<size_t>(batch) * num_slots, 0.0f);
-  for (size_t t = 0; t < parts_.size(); ++t) {
-    TablePart& part = parts_[t];
     if (part.keys.empty()) continue;
     part.rows.resize(part.keys.size() * part.dim);
     RETURN_IF_ERROR(
@@ -168,36 +204,16 @@ absl::Status BatchEmbedder::Embed(absl::Span<const Example> examples,
       }
     }
   }
-
-  dense_.resize(static_cast<size_t>(batch) * num_dense);
-  for (int b = 0; b < batch; ++b) {
-    const Example& e = examples[b];
-    if (static_cast<int>(e.dense.size()) != num_dense) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("example has ", e.dense.size(),
-                       " dense features, the model ", num_dense));
-    }
-    std::copy(e.dense.begin(), e.dense.end(),
-              dense_.begin() + static_cast<size_t>(b) * num_dense);
-  }
-
-  input_.batch = batch;
-  input_.embeddings = width > 0 ? embeddings_.data() : nullptr;
-  input_.wide = shape.needs_wide ? wide_.data() : nullptr;
-  input_.dense = num_dense > 0 ? dense_.data() : nullptr;
-  d_embeddings_.resize(embeddings_.size());
-  d_wide_.resize(wide_.size());
-  input_grad_.embeddings = width > 0 ? d_embeddings_.data() : nullptr;
-  input_grad_.wide = shape.needs_wide ? d_wide_.data() : nullptr;
   return absl::OkStatus();
 }
 
-absl::Status BatchEmbedder::ApplyGradients(absl::Span<const float> labels,
-                                           int64_t event_time_ms) {
+absl::Status BatchEmbedder::ApplyPart(absl::Span<const float> labels,
+                                      int64_t event_time_ms, int part_index,
+                                      int num_parts) {
   const ModelShape& shape = model_->dense().shape();
   const int num_slots = shape.num_slots();
   const int width = shape.embedding_width;
-  for (size_t t = 0; t < parts_.size(); ++t) {
+  for (size_t t = part_index; t < parts_.size(); t += num_parts) {
     TablePart& part = parts_[t];
     if (part.keys.empty()) continue;
     const int dim = part.dim;

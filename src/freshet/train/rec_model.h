@@ -91,6 +91,7 @@ class BatchEmbedder {
 
   // Looks up and pools the rows of `examples` into input(). kTrain counts
   // sightings for admission and creates admitted rows; kServe only reads.
+  // Same as Begin() followed by EmbedPart(..., 0, 1).
   absl::Status Embed(absl::Span<const Example> examples, LookupMode mode,
                      int64_t event_time_ms);
 
@@ -102,9 +103,21 @@ class BatchEmbedder {
 
   // Sums the gradients in input_grad() per distinct id and applies them to the
   // tables. `labels` (one per example) raise the value score of the rows of
-  // positive examples.
+  // positive examples. Same as ApplyPart(..., 0, 1).
   absl::Status ApplyGradients(absl::Span<const float> labels,
                               int64_t event_time_ms);
+
+  // The same work split by table, for several threads: Begin() sizes and
+  // clears the buffers and copies the dense features; then EmbedPart(k, n)
+  // for every k in [0, n) (concurrently: part k handles the tables whose
+  // index is k modulo n, and tables write disjoint columns); after the
+  // backward pass, ApplyPart(k, n) likewise. Every table is handled by one
+  // part, in a fixed order, so results do not depend on thread timing.
+  absl::Status Begin(absl::Span<const Example> examples);
+  absl::Status EmbedPart(absl::Span<const Example> examples, LookupMode mode,
+                         int64_t event_time_ms, int part, int num_parts);
+  absl::Status ApplyPart(absl::Span<const float> labels, int64_t event_time_ms,
+                         int part, int num_parts);
 
   // Distinct ids looked up by the last Embed(), over all tables.
   int64_t distinct_ids() const;
@@ -128,8 +141,15 @@ class BatchEmbedder {
     std::vector<Occurrence> occurrences;
   };
 
+  // The slots reading table t, and whether as a wide weight.
+  struct SlotUse {
+    int slot;
+    bool wide;
+  };
+
   RecModel* model_;
   std::vector<TablePart> parts_;
+  std::vector<std::vector<SlotUse>> table_slots_;
   std::vector<float> embeddings_;
   std::vector<float> wide_;
   std::vector<float> dense_;

@@ -28,15 +28,10 @@ struct Trainer::Batch {
   std::string position;  // stream position after this batch
 };
 
-// One compute thread's slice of a batch and its scratch space.
+// One compute thread's slice of a batch (for the dense part) and its scratch
+// space.
 struct Trainer::Shard {
-  explicit Shard(RecModel* model) : embedder(model) {}
-  BatchEmbedder embedder;
   ModelWorkspace workspace;
-  std::vector<float> logits;
-  std::vector<float> dlogits;
-  std::vector<float> labels;
-  std::vector<float> weights;
   std::vector<float> dparams;
   size_t begin = 0;
   size_t end = 0;
@@ -77,8 +72,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   mopt.window = job.train.window_examples;
   t->metrics_ = std::make_unique<ProgressiveMetrics>(mopt);
   for (int i = 0; i < t->threads_; ++i) {
-    t->shards_.push_back(std::make_unique<Shard>(t->model_.get()));
+    t->shards_.push_back(std::make_unique<Shard>());
   }
+  t->embedder_ = std::make_unique<BatchEmbedder>(t->model_.get());
   t->dparams_.resize(t->model_->dense().num_params());
   if (!options.window_log.empty()) {
     t->window_log_ = std::make_unique<std::ofstream>(options.window_log);
@@ -93,64 +89,84 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 
 absl::Status Trainer::TrainBatch(Batch& batch) {
   const size_t n = batch.size;
-  const int num_shards =
-      static_cast<int>(std::min<size_t>(shards_.size(), (n + 63) / 64));
-  for (int s = 0; s < num_shards; ++s) {
-    shards_[s]->begin = n * s / num_shards;
-    shards_[s]->end = n * (s + 1) / num_shards;
+  absl::Span<const Example> examples(batch.examples.data(), n);
+  const int num_shards = static_cast<int>(shards_.size());
+  // The dense part splits by examples, so tiny batches use fewer shards.
+  const int dense_shards =
+      static_cast<int>(std::min<size_t>(num_shards, (n + 63) / 64));
+  for (int s = 0; s < dense_shards; ++s) {
+    shards_[s]->begin = n * s / dense_shards;
+    shards_[s]->end = n * (s + 1) / dense_shards;
   }
   const Model& dense = model_->dense();
+  const ModelShape& shape = dense.shape();
   const int64_t t = batch.event_time_ms;
+  labels_.resize(n);
+  weights_.resize(n);
+  logits_.resize(n);
+  dlogits_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    labels_[i] = examples[i].label();
+    weights_[i] = examples[i].weight;
+  }
 
-  auto forward_backward = [&](int s) {
-    Shard& sh = *shards_[s];
-    const size_t m = sh.end - sh.begin;
-    absl::Span<const Example> examples(batch.examples.data() + sh.begin, m);
-    sh.status = sh.embedder.Embed(examples, LookupMode::kTrain, t);
-    if (!sh.status.ok()) return;
-    sh.logits.resize(m);
-    sh.dlogits.resize(m);
-    sh.labels.resize(m);
-    sh.weights.resize(m);
-    for (size_t i = 0; i < m; ++i) {
-      sh.labels[i] = examples[i].label();
-      sh.weights[i] = examples[i].weight;
-    }
-    dense.Forward(sh.embedder.input(), &sh.workspace, sh.logits.data());
-    LogisticLossAndGradient<float>(sh.logits, sh.labels, sh.weights, 1.0f,
-                                   absl::MakeSpan(sh.dlogits));
-    sh.dparams.assign(dense.num_params(), 0.0f);
-    dense.Backward(sh.embedder.input(), &sh.workspace, sh.dlogits.data(),
-                   sh.dparams.data(), sh.embedder.input_grad());
+  // Sparse lookups split by table, the dense part by examples, sparse
+  // updates by table again: each table is touched by one thread per phase.
+  RETURN_IF_ERROR(embedder_->Begin(examples));
+  auto embed = [&](int k) {
+    shards_[k]->status =
+        embedder_->EmbedPart(examples, LookupMode::kTrain, t, k, num_shards);
   };
-  auto apply = [&](int s) {
-    Shard& sh = *shards_[s];
-    sh.status = sh.embedder.ApplyGradients(sh.labels, t);
+  auto forward_backward = [&](int k) {
+    Shard& sh = *shards_[k];
+    const size_t b = sh.begin, m = sh.end - sh.begin;
+    const ModelInput& all = embedder_->input();
+    ModelInput in;
+    in.batch = static_cast<int>(m);
+    in.embeddings =
+        all.embeddings ? all.embeddings + b * shape.embedding_width : nullptr;
+    in.wide = all.wide ? all.wide + b * shape.num_slots() : nullptr;
+    in.dense = all.dense ? all.dense + b * shape.num_dense : nullptr;
+    const ModelInputGrad& all_grad = *embedder_->input_grad();
+    ModelInputGrad grad;
+    grad.embeddings = all_grad.embeddings
+                          ? all_grad.embeddings + b * shape.embedding_width
+                          : nullptr;
+    grad.wide = all_grad.wide ? all_grad.wide + b * shape.num_slots() : nullptr;
+    dense.Forward(in, &sh.workspace, logits_.data() + b);
+    LogisticLossAndGradient<float>(absl::MakeConstSpan(logits_.data() + b, m),
+                                   absl::MakeConstSpan(labels_.data() + b, m),
+                                   absl::MakeConstSpan(weights_.data() + b, m),
+                                   1.0f,
+                                   absl::MakeSpan(dlogits_.data() + b, m));
+    sh.dparams.assign(dense.num_params(), 0.0f);
+    dense.Backward(in, &sh.workspace, dlogits_.data() + b, sh.dparams.data(),
+                   &grad);
+  };
+  auto apply = [&](int k) {
+    shards_[k]->status = embedder_->ApplyPart(labels_, t, k, num_shards);
   };
 
   WorkerPool* pool = num_shards > 1 ? PoolFor(num_shards) : nullptr;
-  if (pool) {
-    pool->Run(num_shards, forward_backward);
-  } else {
-    forward_backward(0);
-  }
+  auto run = [&](int parts, const std::function<void(int)>& fn) {
+    if (parts > 1) {
+      pool->Run(parts, fn);
+    } else {
+      fn(0);
+    }
+  };
+  run(num_shards, embed);
   for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
+  run(dense_shards, forward_backward);
   // Progressive validation: the scores above were computed before any update
   // from this batch.
-  for (int s = 0; s < num_shards; ++s) {
-    metrics_->AddBatch(shards_[s]->logits, shards_[s]->labels,
-                       shards_[s]->weights);
-  }
-  if (pool) {
-    pool->Run(num_shards, apply);
-  } else {
-    apply(0);
-  }
+  metrics_->AddBatch(logits_, labels_, weights_);
+  run(num_shards, apply);
   for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
 
   // Dense step on the batch-mean gradient, summed in shard order.
   std::fill(dparams_.begin(), dparams_.end(), 0.0f);
-  for (int s = 0; s < num_shards; ++s) {
+  for (int s = 0; s < dense_shards; ++s) {
     const std::vector<float>& g = shards_[s]->dparams;
     for (size_t i = 0; i < dparams_.size(); ++i) dparams_[i] += g[i];
   }

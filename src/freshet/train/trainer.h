@@ -7,11 +7,13 @@
 // forward pass, scores every example before training on it (progressive
 // validation: cumulative and sliding-window AUC and logloss), runs the
 // backward pass, applies the sparse gradients to the tables and steps the
-// dense optimizer. With train.threads > 1 the compute stage splits each batch
-// into contiguous shards, one per thread: every shard is scored before any
-// shard's update is applied, the dense gradients are summed in shard order,
-// and the shards' sparse updates go to the (thread-safe) tables concurrently,
-// so the last bits of a row may depend on thread timing.
+// dense optimizer. With train.threads = n > 1 the compute stage splits the
+// sparse work of a batch by table (thread k looks up and updates the tables
+// whose index is k mod n) and the dense work by examples (n contiguous
+// shards, gradients summed in shard order). Every example of a batch is
+// scored before any update of that batch is applied, and no table is touched
+// by two threads in one phase, so a run's result depends on n but not on
+// thread timing.
 //
 // Deterministic mode (train.deterministic or TrainerOptions::deterministic):
 // one compute thread and fixed seeds; two runs over the same stream give
@@ -105,7 +107,9 @@ class Trainer {
   std::unique_ptr<ExampleReader> reader_;
   std::unique_ptr<RecModel> model_;
   std::unique_ptr<ProgressiveMetrics> metrics_;
+  std::unique_ptr<BatchEmbedder> embedder_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<float> labels_, weights_, logits_, dlogits_;
   std::vector<float> dparams_;
   std::atomic<bool> stop_{false};
 
