@@ -95,16 +95,17 @@ class ServeTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// Trains with sync running every 50 ms, stops, waits one interval and checks
+// Trains with sync running every 50 ms (in process, or through the byte
+// form), stops, waits one interval and checks
 // that every serving weight equals its training weight (fp32) or its fp16
 // rounding, and that serving scores equal the training forward pass.
 void CheckConvergence(const JobConfig& job, const std::string& data,
-                      bool compare_scores) {
+                      bool compare_scores, bool via_bytes) {
   auto schema = Schema::Compile(job.schema, job.dir);
   ASSERT_TRUE(schema.ok()) << schema.status();
   auto replica = ServingReplica::Create(job, *schema);
   ASSERT_TRUE(replica.ok()) << replica.status();
-  ReplicaSink sink(replica->get());
+  ReplicaSink sink(replica->get(), via_bytes);
   std::atomic<SyncPublisher*> pub{nullptr};
   TrainerOptions topt;
   topt.after_batch = [&pub](RecModel& m, int64_t n, double t) {
@@ -198,20 +199,20 @@ TEST_F(ServeTest, DeepFmServingEqualsTrainingToFp16AfterOneInterval) {
       Job(data, {"tables=[{name: C3, serving_precision: fp16}, {name: C12, "
                  "serving_precision: fp16}]",
                  "train.batch_size=128"});
-  CheckConvergence(job, data, /*compare_scores=*/false);
+  CheckConvergence(job, data, /*compare_scores=*/false, /*via_bytes=*/true);
 }
 
 TEST_F(ServeTest, LrServingEqualsTrainingAndScoresMatchTheForwardPass) {
   const std::string data = Generate(6000);
   JobConfig job = Job(data, {"model.type=lr", "train.batch_size=128",
                              "model.negative_sampling_rate=0.25"});
-  CheckConvergence(job, data, /*compare_scores=*/true);
+  CheckConvergence(job, data, /*compare_scores=*/true, /*via_bytes=*/false);
 }
 
 TEST_F(ServeTest, DeepFmScoresMatchTheForwardPass) {
   const std::string data = Generate(3000);
   JobConfig job = Job(data, {"train.batch_size=128"});
-  CheckConvergence(job, data, /*compare_scores=*/true);
+  CheckConvergence(job, data, /*compare_scores=*/true, /*via_bytes=*/false);
 }
 
 // A replica over one dim-8 table "a" (plus a/wide) and an lr-free fm model.

@@ -181,6 +181,7 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   status_.examples = batch.examples;
   ++status_.batches;
   if (batch.version != previous + 1) ++status_.version_gaps;
+  status_.bytes_received += EncodedDeltaBatchSize(batch);
   status_.rows_applied += batch.num_rows();
   status_.deletes_applied += batch.num_deleted();
   status_.last_apply_s = visible_s;
@@ -189,10 +190,6 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
 }
 
 absl::Status ServingReplica::ApplyEncoded(std::string_view bytes) {
-  {
-    absl::MutexLock lock(&status_mu_);
-    status_.bytes_received += static_cast<int64_t>(bytes.size());
-  }
   absl::StatusOr<DeltaBatch> batch = DecodeDeltaBatch(bytes);
   if (!batch.ok()) {
     absl::MutexLock lock(&status_mu_);

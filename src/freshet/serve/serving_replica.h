@@ -67,7 +67,7 @@ struct ReplicaStatus {
   int64_t version_gaps = 0;
   int64_t rows_applied = 0;  // rows upserted, over all batches
   int64_t deletes_applied = 0;
-  int64_t bytes_received = 0;  // encoded bytes given to ApplyEncoded
+  int64_t bytes_received = 0;  // byte-form size of the batches applied
   double last_apply_s = 0;  // from the start of the apply to it being visible
   double max_apply_s = 0;
 };
@@ -168,17 +168,24 @@ class ServingReplica {
   Histogram freshness_;
 };
 
-// A DeltaSink that decodes each batch and applies it to a replica in the
-// sender's thread (the embedded pipeline of `freshet run`).
+// A DeltaSink that applies each batch to a replica in the sender's thread
+// (the embedded pipeline of `freshet run`). In process it takes the batch as
+// is (no encoding); with `via_bytes` it decodes the byte form instead, as a
+// remote replica would.
 class ReplicaSink final : public DeltaSink {
  public:
-  explicit ReplicaSink(ServingReplica* replica) : replica_(replica) {}
-  absl::Status Send(std::string_view encoded, const DeltaBatch&) override {
-    return replica_->ApplyEncoded(encoded);
+  explicit ReplicaSink(ServingReplica* replica, bool via_bytes = false)
+      : replica_(replica), via_bytes_(via_bytes) {}
+  absl::Status Send(std::string_view encoded,
+                    const DeltaBatch& batch) override {
+    return via_bytes_ ? replica_->ApplyEncoded(encoded)
+                      : replica_->Apply(batch);
   }
+  bool wants_bytes() const override { return via_bytes_; }
 
  private:
   ServingReplica* replica_;
+  bool via_bytes_;
 };
 
 }  // namespace freshet

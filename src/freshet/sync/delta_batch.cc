@@ -54,8 +54,9 @@ absl::Status Truncated(std::string_view what) {
 absl::StatusOr<WeightPrecision> ParseWeightPrecision(std::string_view name) {
   if (name == "fp32") return WeightPrecision::kFp32;
   if (name == "fp16") return WeightPrecision::kFp16;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "serving_precision: expected fp32 or fp16, got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("serving_precision: expected fp32 or fp16, got '",
+                   std::string(name), "'"));
 }
 
 int64_t DeltaBatch::num_rows() const {
@@ -70,6 +71,19 @@ int64_t DeltaBatch::num_deleted() const {
     n += static_cast<int64_t>(t.deleted_keys.size());
   }
   return n;
+}
+
+int64_t EncodedDeltaBatchSize(const DeltaBatch& batch) {
+  // magic, format, shard, flags, version, created, oldest, examples, tables
+  int64_t size = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 4;
+  for (const DeltaTable& t : batch.tables) {
+    const int64_t wbytes = t.precision == WeightPrecision::kFp16 ? 2 : 4;
+    size += 2 + static_cast<int64_t>(t.name.size()) + 1 + 1 + 2 + 8 + 8 +
+            8 * static_cast<int64_t>(t.deleted_keys.size() + t.keys.size()) +
+            wbytes * static_cast<int64_t>(t.weights.size());
+  }
+  if (batch.has_dense) size += 8 + 4 * static_cast<int64_t>(batch.dense.size());
+  return size + 8;  // checksum
 }
 
 void EncodeDeltaBatch(const DeltaBatch& batch, std::string* out) {

@@ -63,6 +63,9 @@ struct DeltaBatch {
 // Appends the byte form of `batch` to `out` (cleared first).
 void EncodeDeltaBatch(const DeltaBatch& batch, std::string* out);
 
+// The size EncodeDeltaBatch() would produce, without encoding.
+int64_t EncodedDeltaBatchSize(const DeltaBatch& batch);
+
 // Parses a byte form. DataLoss on a bad magic, format version, length or
 // checksum.
 absl::StatusOr<DeltaBatch> DecodeDeltaBatch(std::string_view bytes);

@@ -1,5 +1,6 @@
 #include "freshet/sync/sync_publisher.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "freshet/base/logging.h"
@@ -70,9 +71,18 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     dirty.deleted_keys.clear();
     batch.tables.push_back(std::move(t));
   }
+  const double t_collected = MonotonicSeconds();
   batch.created_unix_us = clock_->NowMicros();
-  EncodeDeltaBatch(batch, &encoded_);
-  absl::Status status = sink_->Send(encoded_, batch);
+  int64_t bytes;
+  absl::Status status;
+  if (sink_->wants_bytes()) {
+    EncodeDeltaBatch(batch, &encoded_);
+    bytes = static_cast<int64_t>(encoded_.size());
+    status = sink_->Send(encoded_, batch);
+  } else {
+    bytes = EncodedDeltaBatchSize(batch);
+    status = sink_->Send({}, batch);
+  }
   const double t1 = MonotonicSeconds();
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -82,9 +92,13 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     stats_.last_rows = batch.num_rows();
     stats_.rows += stats_.last_rows;
     stats_.deleted += batch.num_deleted();
-    stats_.last_bytes = static_cast<int64_t>(encoded_.size());
+    stats_.last_bytes = bytes;
     stats_.bytes += stats_.last_bytes;
     stats_.last_cut_seconds = t1 - t0;
+    stats_.max_cut_seconds = std::max(stats_.max_cut_seconds, t1 - t0);
+    stats_.last_collect_seconds = t_collected - t0;
+    stats_.max_collect_seconds =
+        std::max(stats_.max_collect_seconds, t_collected - t0);
   }
   if (!status.ok()) {
     FRESHET_LOG_WARN("sync: batch {} not delivered: {}", batch.version,

@@ -42,13 +42,15 @@ namespace freshet {
 class DeltaSink {
  public:
   virtual ~DeltaSink() = default;
-  // Delivers one encoded batch. `batch` is the same batch, decoded, for
-  // in-process sinks that want to skip decoding (its fp16 weights are not yet
-  // rounded). An error is counted and logged; the next batch is still sent
-  // (its rows are only the newer changes, so a sink that fails must resync
-  // from a checkpoint).
+  // Delivers one batch. `encoded` is its byte form (docs/sync_format.md),
+  // or empty when wants_bytes() is false: an in-process sink applies `batch`
+  // itself and the publisher skips encoding. An error is counted and
+  // logged; the next batch is still sent (its rows are only the newer
+  // changes, so a sink that fails must resync from a checkpoint).
   virtual absl::Status Send(std::string_view encoded,
                             const DeltaBatch& batch) = 0;
+  // Whether Send() needs the byte form.
+  virtual bool wants_bytes() const { return true; }
 };
 
 struct SyncPublisherOptions {
@@ -63,10 +65,13 @@ struct SyncStats {
   uint64_t last_version = 0;
   int64_t rows = 0;     // rows sent, over all batches
   int64_t deleted = 0;  // deleted keys sent
-  int64_t bytes = 0;    // encoded bytes sent
+  int64_t bytes = 0;    // encoded bytes sent (or their size, in process)
   int64_t last_rows = 0;
   int64_t last_bytes = 0;
   double last_cut_seconds = 0;  // time to collect + encode + send the last
+  double max_cut_seconds = 0;
+  double last_collect_seconds = 0;  // of which collecting the dirty rows
+  double max_collect_seconds = 0;
 };
 
 class SyncPublisher {

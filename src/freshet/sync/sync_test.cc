@@ -82,6 +82,7 @@ TEST(DeltaBatchTest, RoundTripFp32IsExact) {
   DeltaBatch b = SampleBatch(WeightPrecision::kFp32);
   std::string bytes;
   EncodeDeltaBatch(b, &bytes);
+  EXPECT_EQ(EncodedDeltaBatchSize(b), static_cast<int64_t>(bytes.size()));
   absl::StatusOr<DeltaBatch> d = DecodeDeltaBatch(bytes);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->shard, 3u);
@@ -107,6 +108,7 @@ TEST(DeltaBatchTest, Fp16WeightsAreRoundedAndHalfTheSize) {
   DeltaBatch b = SampleBatch(WeightPrecision::kFp16);
   std::string half, full;
   EncodeDeltaBatch(b, &half);
+  EXPECT_EQ(EncodedDeltaBatchSize(b), static_cast<int64_t>(half.size()));
   b.tables[0].precision = WeightPrecision::kFp32;
   EncodeDeltaBatch(b, &full);
   EXPECT_EQ(full.size() - half.size(), 6u * 2);
