@@ -157,8 +157,8 @@ class EmbeddingTable {
   // for keys without a row. In kTrain mode, counts each key as a sighting and
   // creates a row (initialized from the key) when admission lets it in.
   // `event_time_ms` (kTrain) stamps new rows and drives admission decay; pass
-  // kNoEventTime to use the largest event time the table has seen.
-  // InvalidArgument if out.size() != keys.size() * dim.
+  // kNoEventTime to use the largest event time the table has seen (0 before
+  // any). InvalidArgument if out.size() != keys.size() * dim.
   static constexpr int64_t kNoEventTime = INT64_MIN;
   absl::Status Lookup(absl::Span<const uint64_t> keys, absl::Span<float> out,
                       LookupMode mode, int64_t event_time_ms = kNoEventTime);
