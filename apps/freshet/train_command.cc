@@ -97,6 +97,7 @@ int RunTrain(const TrainOptions& opt) {
   topt.deterministic = opt.deterministic;
   topt.max_examples = opt.max_examples;
   topt.window_log = opt.window_log;
+  topt.track_sync = false;  // nothing serves from `freshet train`
   const bool tty = isatty(STDERR_FILENO);
   topt.progress_interval_s = tty ? 0.5 : 10.0;
   auto trainer = Trainer::Create(*job, topt);

@@ -9,7 +9,8 @@
 namespace freshet {
 
 absl::StatusOr<std::unique_ptr<RecModel>> RecModel::Create(
-    const JobConfig& job, std::shared_ptr<const Schema> schema, uint64_t seed) {
+    const JobConfig& job, std::shared_ptr<const Schema> schema, uint64_t seed,
+    const EmbeddingTableOptions& table_options) {
   if (schema->num_slots() != static_cast<int>(job.schema.slots.size())) {
     return absl::InvalidArgumentError(
         "schema was not compiled from the job's schema");
@@ -30,7 +31,7 @@ absl::StatusOr<std::unique_ptr<RecModel>> RecModel::Create(
     auto it = by_name.find(spec.name);
     if (it != by_name.end()) return it->second;
     ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingTable> table,
-                     EmbeddingTable::Create(spec));
+                     EmbeddingTable::Create(spec, table_options));
     model->tables_.push_back(std::move(table));
     int index = static_cast<int>(model->tables_.size()) - 1;
     by_name[spec.name] = index;

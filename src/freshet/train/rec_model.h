@@ -51,9 +51,11 @@ class RecModel {
 
   // Builds the model of `job` for records described by `schema` (which must
   // have been compiled from job.schema). `seed` initialises the dense part.
+  // `table_options` apply to every table; turn off the change tracking that
+  // no one consumes (sync, checkpoints), or its deleted-key logs grow.
   static absl::StatusOr<std::unique_ptr<RecModel>> Create(
-      const JobConfig& job, std::shared_ptr<const Schema> schema,
-      uint64_t seed);
+      const JobConfig& job, std::shared_ptr<const Schema> schema, uint64_t seed,
+      const EmbeddingTableOptions& table_options = {});
 
   const Schema& schema() const { return *schema_; }
   Model& dense() { return *dense_; }

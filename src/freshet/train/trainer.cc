@@ -65,7 +65,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema,
                    Schema::Compile(job.schema));
   ASSIGN_OR_RETURN(t->reader_, ExampleReader::Open(job.source, schema));
-  ASSIGN_OR_RETURN(t->model_, RecModel::Create(job, schema, job.train.seed));
+  EmbeddingTableOptions table_options;
+  table_options.track_sync = options.track_sync;
+  table_options.track_checkpoint = options.track_checkpoint;
+  ASSIGN_OR_RETURN(
+      t->model_, RecModel::Create(job, schema, job.train.seed, table_options));
   const bool deterministic = options.deterministic || job.train.deterministic;
   t->threads_ = deterministic ? 1 : job.train.threads;
   ProgressiveMetricsOptions mopt;

@@ -47,6 +47,11 @@ struct TrainerOptions {
   // When set, appends one JSON line per train.window_examples examples to
   // this file: examples, event time, window and cumulative AUC and logloss.
   std::string window_log;
+  // Change tracking kept by the tables: for a sync publisher
+  // (EmbeddingTable::CollectDirty(kSync)) and for checkpoints. Keep off what
+  // nothing collects: deleted keys would pile up in the tables' logs.
+  bool track_sync = true;
+  bool track_checkpoint = false;
   // Called on the compute thread after each batch's updates are applied, while
   // no update is in flight: the place to copy the dense parameters or to
   // stamp a sync version. `batch_start_s` is MonotonicSeconds() when the
