@@ -155,6 +155,7 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
   std::thread poller([&] {
     httplib::Client client("127.0.0.1", (*server)->port());
     client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);
     int64_t first_unseen = 0;
     while (!stop.load()) {
       const int64_t entered_now = num_entered.load(std::memory_order_acquire);
