@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
@@ -10,6 +11,7 @@
 #include "freshet/base/hash.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/data/text_scan.h"
+#include "simdjson.h"
 
 namespace freshet {
 namespace {
@@ -63,16 +65,28 @@ std::optional<RecordErrorKind> GetRecordErrorKind(const absl::Status& status) {
   return static_cast<RecordErrorKind>(k);
 }
 
-absl::Status RecordParser::CheckRecord(std::string_view record) const {
-  if (static_cast<int64_t>(record.size()) > max_line_bytes_) {
+namespace {
+
+// The two checks of RecordParser::CheckRecord(), in its order.
+absl::Status CheckLength(std::string_view record, int64_t max_line_bytes) {
+  if (static_cast<int64_t>(record.size()) > max_line_bytes) {
     return MakeRecordError(
         RecordErrorKind::kLineTooLong,
-        Cat("record longer than max_line_bytes (", max_line_bytes_, ")"));
+        Cat("record longer than max_line_bytes (", max_line_bytes, ")"));
   }
-  if (!IsValidUtf8(record)) {
-    return MakeRecordError(RecordErrorKind::kInvalidUtf8,
-                           "record is not valid UTF-8");
-  }
+  return absl::OkStatus();
+}
+
+absl::Status InvalidUtf8Error() {
+  return MakeRecordError(RecordErrorKind::kInvalidUtf8,
+                         "record is not valid UTF-8");
+}
+
+}  // namespace
+
+absl::Status RecordParser::CheckRecord(std::string_view record) const {
+  RETURN_IF_ERROR(CheckLength(record, max_line_bytes_));
+  if (!IsValidUtf8(record)) return InvalidUtf8Error();
   return absl::OkStatus();
 }
 
@@ -376,10 +390,17 @@ class DelimitedParser final : public ColumnarParser {
   std::string scratch_;
 };
 
-// jsonl: a small validating scanner for flat objects. It is used instead of
-// nlohmann::json because it builds no DOM: values are views into the record
-// (or into one reused buffer for strings with escapes), so a warm parser does
-// not allocate, and keys nobody uses are skipped without being decoded.
+// jsonl, read with simdjson's On-Demand API over a copy of the record in a
+// padded buffer that is reused from record to record. simdjson's stage 1
+// indexes the record and validates UTF-8, closing quotes and control
+// characters with SIMD instructions; the walk below then validates and reads
+// one value at a time and builds no document. Strings without escapes and
+// numbers are views into the copy, other strings are decoded into the
+// parser's own buffer, so a warm parser does not allocate. Numbers are
+// validated by parsing them as doubles (1e400, out of range, is bad_json).
+// Values under keys no column uses are walked too, not left to simdjson's
+// skipping, which checks neither separators nor bracket kinds: malformed
+// JSON anywhere in the record stays bad_json.
 class JsonParser final : public ColumnarParser {
  public:
   JsonParser(std::shared_ptr<const Schema> schema, int64_t max_line_bytes)
@@ -398,264 +419,193 @@ class JsonParser final : public ColumnarParser {
   }
 
   absl::Status Parse(std::string_view record, Example* out) override {
-    RETURN_IF_ERROR(CheckRecord(record));
+    // CheckRecord() without its UTF-8 pass: simdjson's stage 1 validates
+    // UTF-8 as well, so the record is checked again only when stage 1 fails,
+    // to report invalid_utf8 ahead of any JSON error as CheckRecord() would.
+    RETURN_IF_ERROR(CheckLength(record, max_line_bytes_));
     for (FieldValue& f : fields_) f.present = false;
     items_.clear();
-    scratch_.clear();
-    scratch_.reserve(record.size());
-    begin_ = record.data();
-    p_ = record.data();
-    end_ = p_ + record.size();
-    SkipWs();
-    if (!Eat('{')) return Bad("expected '{'");
-    SkipWs();
-    if (!Eat('}')) {
-      while (true) {
-        SkipWs();
-        if (p_ == end_ || *p_ != '"') return Bad("expected a key");
-        std::string_view key;
-        if (!ParseString(&key)) return Bad("bad string");
-        SkipWs();
-        if (!Eat(':')) return Bad("expected ':'");
-        SkipWs();
-        auto it = names_.find(ToAbsl(key));
-        if (it == names_.end()) {
-          if (!SkipValue(0)) return Bad("bad value");
-        } else {
-          RETURN_IF_ERROR(ParseUsedValue(key, &fields_[it->second]));
-        }
-        SkipWs();
-        if (Eat(',')) continue;
-        if (Eat('}')) break;
-        return Bad("expected ',' or '}'");
+    const size_t padded = record.size() + simdjson::SIMDJSON_PADDING;
+    if (buffer_.size() < padded) buffer_.resize(padded);
+    std::memcpy(buffer_.data(), record.data(), record.size());
+    std::memset(buffer_.data() + record.size(), 0, simdjson::SIMDJSON_PADDING);
+    if (auto e = parser_.iterate(buffer_.data(), record.size(), buffer_.size())
+                     .get(doc_)) {
+      if (!IsValidUtf8(record)) return InvalidUtf8Error();
+      return Bad(nullptr, simdjson::error_message(e));
+    }
+    simdjson::ondemand::object object;
+    if (auto e = doc_.get_object().get(object)) {
+      if (e == simdjson::INCORRECT_TYPE) return BadHere("expected an object");
+      return BadHere(e);
+    }
+    for (auto field_result : object) {
+      if (auto e = field_result.error()) return BadHere(e);
+      simdjson::ondemand::field& field = field_result.value_unsafe();
+      std::string_view key;
+      if (auto e = Key(field, &key)) return BadHere(e);
+      simdjson::ondemand::value& value = field.value();
+      auto it = names_.find(ToAbsl(key));
+      if (it == names_.end()) {
+        RETURN_IF_ERROR(SkipValue(value, 0));
+      } else {
+        RETURN_IF_ERROR(ParseUsedValue(key, value, &fields_[it->second]));
       }
     }
-    SkipWs();
-    if (p_ != end_) return Bad("trailing characters after the object");
+    // The object's end is not the end of the record: there are more tokens.
+    const char* rest;
+    if (doc_.current_location().get(rest) == simdjson::SUCCESS) {
+      return Bad(rest, "trailing characters after the object");
+    }
     return Fill(out);
   }
 
  private:
-  absl::Status Bad(std::string_view what) const {
-    return MakeRecordError(RecordErrorKind::kBadJson,
-                           Cat("bad JSON at byte ", p_ - begin_, ": ", what));
+  using JsonType = simdjson::ondemand::json_type;
+
+  // A bad_json error at `at` (a position in buffer_), or without a position
+  // when `at` is null.
+  absl::Status Bad(const char* at, std::string_view what) const {
+    if (at == nullptr) {
+      return MakeRecordError(RecordErrorKind::kBadJson,
+                             Cat("bad JSON: ", what));
+    }
+    return MakeRecordError(
+        RecordErrorKind::kBadJson,
+        Cat("bad JSON at byte ", at - buffer_.data(), ": ", what));
   }
 
-  void SkipWs() {
-    while (p_ < end_ &&
-           (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) {
-      ++p_;
-    }
+  // A bad_json error at the document's current position, if it has one.
+  absl::Status BadHere(std::string_view what) {
+    const char* at;
+    if (doc_.current_location().get(at) != simdjson::SUCCESS) at = nullptr;
+    return Bad(at, what);
   }
-  bool Eat(char c) {
-    if (p_ < end_ && *p_ == c) {
-      ++p_;
-      return true;
-    }
-    return false;
-  }
-  bool EatLiteral(std::string_view lit) {
-    if (static_cast<size_t>(end_ - p_) < lit.size() ||
-        std::memcmp(p_, lit.data(), lit.size()) != 0) {
-      return false;
-    }
-    p_ += lit.size();
-    return true;
+  absl::Status BadHere(simdjson::error_code e) {
+    return BadHere(simdjson::error_message(e));
   }
 
-  static int HexDigit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  bool Hex4(uint32_t* out) {
-    if (end_ - p_ < 4) return false;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const int d = HexDigit(p_[i]);
-      if (d < 0) return false;
-      v = v * 16 + d;
-    }
-    p_ += 4;
-    *out = v;
-    return true;
-  }
-  void AppendUtf8(uint32_t cp) {
-    if (cp < 0x80) {
-      scratch_.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      scratch_.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      scratch_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      scratch_.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      scratch_.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      scratch_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      scratch_.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      scratch_.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      scratch_.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      scratch_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
+  // The first '"' or '\\' from `p` on, inside a string that stage 1 found
+  // closed.
+  static const char* QuoteOrBackslash(const char* p) {
+    while (*p != '"' && *p != '\\') ++p;
+    return p;
   }
 
-  // At '"'. A string without escapes is a view into the record; otherwise it
-  // is decoded into scratch_, which never outgrows its reserved capacity (a
-  // decoded string is never longer than its source).
-  bool ParseString(std::string_view* out) {
-    ++p_;
-    const char* start = p_;
-    while (p_ < end_ && *p_ != '"' && *p_ != '\\') {
-      if (static_cast<unsigned char>(*p_) < 0x20) return false;
-      ++p_;
+  // A field's key. Stage 1 has already checked that strings are closed, UTF-8
+  // and free of control characters, so a key without escapes is a view into
+  // buffer_; simdjson decodes the others.
+  static simdjson::error_code Key(simdjson::ondemand::field& field,
+                                  std::string_view* key) {
+    const char* start = field.key().raw();
+    const char* p = QuoteOrBackslash(start);
+    if (*p == '"') {
+      *key = std::string_view(start, p - start);
+      return simdjson::SUCCESS;
     }
-    if (p_ == end_) return false;
-    if (*p_ == '"') {
-      *out = std::string_view(start, p_ - start);
-      ++p_;
-      return true;
-    }
-    const size_t begin = scratch_.size();
-    scratch_.append(start, p_ - start);
-    while (p_ < end_) {
-      const char c = *p_++;
-      if (c == '"') {
-        *out =
-            std::string_view(scratch_.data() + begin, scratch_.size() - begin);
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c != '\\') {
-        scratch_.push_back(c);
-        continue;
-      }
-      if (p_ == end_) return false;
-      const char e = *p_++;
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          scratch_.push_back(e);
-          break;
-        case 'b':
-          scratch_.push_back('\b');
-          break;
-        case 'f':
-          scratch_.push_back('\f');
-          break;
-        case 'n':
-          scratch_.push_back('\n');
-          break;
-        case 'r':
-          scratch_.push_back('\r');
-          break;
-        case 't':
-          scratch_.push_back('\t');
-          break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(&cp)) return false;
-          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            uint32_t lo;
-            if (!EatLiteral("\\u") || !Hex4(&lo) || lo < 0xDC00 || lo > 0xDFFF)
-              return false;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          AppendUtf8(cp);
-          break;
-        }
-        default:
-          return false;
-      }
-    }
-    return false;
+    return field.unescaped_key().get(*key);
   }
 
-  // JSON number grammar; the text is a view into the record.
-  bool ParseNumber(std::string_view* out) {
-    const char* start = p_;
-    Eat('-');
-    if (p_ == end_) return false;
-    if (*p_ == '0') {
-      ++p_;
-    } else if (*p_ >= '1' && *p_ <= '9') {
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    } else {
-      return false;
-    }
-    if (Eat('.')) {
-      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-      ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    *out = std::string_view(start, p_ - start);
-    return true;
-  }
-
-  // A string, number, true, false or null. `*present` is false for null.
-  bool ParseScalar(std::string_view* out, bool* present) {
+  // Decodes a string, number, true, false or null of type `type` (numbers
+  // stay as written). `*present` is false for null.
+  absl::Status ParseScalar(simdjson::ondemand::value& v, JsonType type,
+                           std::string_view* out, bool* present) {
     *present = true;
-    if (p_ == end_) return false;
-    const char c = *p_;
-    if (c == '"') return ParseString(out);
-    if (c == '-' || (c >= '0' && c <= '9')) return ParseNumber(out);
-    if (EatLiteral("true")) {
-      *out = "1";
-      return true;
+    const std::string_view token = v.raw_json_token();
+    simdjson::error_code e = simdjson::SUCCESS;
+    switch (type) {
+      case JsonType::string: {
+        // Without escapes the text is the token's and the value is only
+        // consumed (stage 1 has checked its bytes); simdjson decodes the rest.
+        const char* end = QuoteOrBackslash(token.data() + 1);
+        if (*end == '"') {
+          *out = std::string_view(token.data() + 1, end - token.data() - 1);
+          simdjson::ondemand::raw_json_string consumed;
+          e = v.get_raw_json_string().get(consumed);
+        } else {
+          e = v.get_string().get(*out);
+        }
+        break;
+      }
+      case JsonType::number: {
+        double ignored;
+        e = v.get_double().get(ignored);
+        // The token runs up to the next one, spaces included.
+        std::string_view text = token;
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t' ||
+                                 text.back() == '\r' || text.back() == '\n')) {
+          text.remove_suffix(1);
+        }
+        *out = text;
+        break;
+      }
+      case JsonType::boolean: {
+        bool b = false;
+        e = v.get_bool().get(b);
+        *out = b ? "1" : "0";
+        break;
+      }
+      case JsonType::null: {
+        bool is_null;
+        e = v.is_null().get(is_null);
+        if (!e && !is_null) e = simdjson::INCORRECT_TYPE;
+        *present = false;
+        break;
+      }
+      default:
+        e = simdjson::INCORRECT_TYPE;
     }
-    if (EatLiteral("false")) {
-      *out = "0";
-      return true;
-    }
-    if (EatLiteral("null")) {
-      *present = false;
-      return true;
-    }
-    return false;
+    if (e) return Bad(token.data(), simdjson::error_message(e));
+    return absl::OkStatus();
   }
 
-  bool SkipValue(int depth) {
-    if (depth > 64 || p_ == end_) return false;
-    if (*p_ == '{' || *p_ == '[') {
-      const char close = *p_ == '{' ? '}' : ']';
-      const bool object = *p_ == '{';
-      ++p_;
-      SkipWs();
-      if (Eat(close)) return true;
-      while (true) {
-        SkipWs();
-        if (object) {
-          std::string_view key;
-          if (p_ == end_ || *p_ != '"' || !ParseString(&key)) return false;
-          SkipWs();
-          if (!Eat(':')) return false;
-          SkipWs();
-        }
-        if (!SkipValue(depth + 1)) return false;
-        SkipWs();
-        if (Eat(',')) continue;
-        return Eat(close);
+  // Validates a value no column uses, at most 64 containers deep.
+  absl::Status SkipValue(simdjson::ondemand::value& v, int depth) {
+    if (depth > 64) {
+      return Bad(v.raw_json_token().data(), "nested more than 64 deep");
+    }
+    JsonType type;
+    if (auto e = v.type().get(type)) return BadHere(e);
+    if (type == JsonType::array) {
+      simdjson::ondemand::array array;
+      if (auto e = v.get_array().get(array)) return BadHere(e);
+      for (auto item_result : array) {
+        if (auto e = item_result.error()) return BadHere(e);
+        simdjson::ondemand::value& item = item_result.value_unsafe();
+        RETURN_IF_ERROR(SkipValue(item, depth + 1));
       }
+      return absl::OkStatus();
+    }
+    if (type == JsonType::object) {
+      simdjson::ondemand::object object;
+      if (auto e = v.get_object().get(object)) return BadHere(e);
+      for (auto field_result : object) {
+        if (auto e = field_result.error()) return BadHere(e);
+        simdjson::ondemand::field& field = field_result.value_unsafe();
+        std::string_view key;
+        if (auto e = Key(field, &key)) return BadHere(e);
+        simdjson::ondemand::value& value = field.value();
+        RETURN_IF_ERROR(SkipValue(value, depth + 1));
+      }
+      return absl::OkStatus();
     }
     std::string_view ignored;
     bool present;
-    return ParseScalar(&ignored, &present);
+    return ParseScalar(v, type, &ignored, &present);
   }
 
-  absl::Status ParseUsedValue(std::string_view key, FieldValue* f) {
-    if (p_ < end_ && *p_ == '{') {
+  absl::Status ParseUsedValue(std::string_view key,
+                              simdjson::ondemand::value& v, FieldValue* f) {
+    JsonType type;
+    if (auto e = v.type().get(type)) return BadHere(e);
+    if (type == JsonType::object) {
       return Bad(
+          v.raw_json_token().data(),
           Cat("key '", Excerpt(key), "': nested objects are not supported"));
     }
-    if (!Eat('[')) {
+    if (type != JsonType::array) {
       bool present;
-      if (!ParseScalar(&f->text, &present)) return Bad("bad value");
+      RETURN_IF_ERROR(ParseScalar(v, type, &f->text, &present));
       f->present = present;
       f->is_list = false;
       return absl::OkStatus();
@@ -663,33 +613,32 @@ class JsonParser final : public ColumnarParser {
     f->is_list = true;
     f->present = true;
     f->items_begin = static_cast<uint32_t>(items_.size());
-    SkipWs();
-    if (!Eat(']')) {
-      while (true) {
-        SkipWs();
-        if (p_ < end_ && (*p_ == '[' || *p_ == '{')) {
-          return Bad(
-              Cat("key '", Excerpt(key), "': nested values are not supported"));
-        }
-        std::string_view item;
-        bool present;
-        if (!ParseScalar(&item, &present)) return Bad("bad array item");
-        if (present) items_.push_back(item);
-        SkipWs();
-        if (Eat(',')) continue;
-        if (Eat(']')) break;
-        return Bad("expected ',' or ']'");
+    simdjson::ondemand::array array;
+    if (auto e = v.get_array().get(array)) return BadHere(e);
+    for (auto item_result : array) {
+      if (auto e = item_result.error()) return BadHere(e);
+      simdjson::ondemand::value& item = item_result.value_unsafe();
+      JsonType item_type;
+      if (auto e = item.type().get(item_type)) return BadHere(e);
+      if (item_type == JsonType::array || item_type == JsonType::object) {
+        return Bad(
+            item.raw_json_token().data(),
+            Cat("key '", Excerpt(key), "': nested values are not supported"));
       }
+      std::string_view text;
+      bool present;
+      RETURN_IF_ERROR(ParseScalar(item, item_type, &text, &present));
+      if (present) items_.push_back(text);
     }
     f->items_end = static_cast<uint32_t>(items_.size());
     return absl::OkStatus();
   }
 
   absl::flat_hash_map<std::string, int> names_;  // column -> field index
-  std::string scratch_;
-  const char* begin_ = nullptr;
-  const char* p_ = nullptr;
-  const char* end_ = nullptr;
+  simdjson::ondemand::parser parser_;
+  simdjson::ondemand::document doc_;
+  // The record followed by SIMDJSON_PADDING zero bytes; only grows.
+  std::vector<char> buffer_;
 };
 
 // libsvm and libffm.

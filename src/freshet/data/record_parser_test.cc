@@ -309,6 +309,47 @@ TEST(JsonParserTest, RejectsBadRecords) {
   EXPECT_EQ(ErrorKind(parser.get(), ""), "bad_json");
 }
 
+// Malformed JSON that a lenient on-demand walk could pass over, under keys no
+// column uses as well as used ones; and the order of the checks.
+TEST(JsonParserTest, ValidatesTheWholeRecord) {
+  auto parser = MustParser(JsonSchema(), Format("jsonl"));
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": "a": 2})"),
+            "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": [1, {"c": [}]}]})"),
+            "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": {"a": 1]})"),
+            "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "genres": ["a"})"),
+            "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": 1.})"), "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": nul})"), "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), "{\"click\": 1, \"x\": \"a\tb\"}"),
+            "bad_json");
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1} {"click": 1})"),
+            "bad_json");
+  // Numbers must fit a double.
+  EXPECT_EQ(ErrorKind(parser.get(), R"({"click": 1, "x": 1e400})"), "bad_json");
+  // Values under unused keys may nest 64 containers deep, not 65.
+  const auto nested = [](int depth) {
+    return absl::StrCat(R"({"click": 1, "x": )", std::string(depth, '['), "1",
+                        std::string(depth, ']'), "}");
+  };
+  EXPECT_EQ(ErrorKind(parser.get(), nested(64)), "ok");
+  EXPECT_EQ(ErrorKind(parser.get(), nested(65)), "bad_json");
+  // Invalid UTF-8 is reported ahead of a JSON error in the same record.
+  EXPECT_EQ(ErrorKind(parser.get(), "{\"click\": 1, \"x\": \"\xff"),
+            "invalid_utf8");
+  // Escaped keys are decoded before the lookup.
+  Example ex;
+  ASSERT_TRUE(
+      parser->Parse(R"({"cl\u0069ck": 1, "u\u0073er": "\/"})", &ex).ok());
+  EXPECT_EQ(ex.label(), 1.0f);
+  EXPECT_THAT(Ids(ex, 0), ElementsAre(Id("user", "/")));
+  // Messages give the byte offset where simdjson has one.
+  absl::Status status = parser->Parse(R"({"click": 01})", &ex);
+  EXPECT_THAT(status.message(), HasSubstr("bad JSON at byte 10"));
+}
+
 TEST(LibsvmParserTest, PairsBecomeWeightedIds) {
   SchemaSpec spec;
   spec.slots = {Slot("f", "features")};
