@@ -38,6 +38,6 @@ run lr --set model.type=lr --set train.batch_size=1024
 run deepfm --set model.type=deepfm --set table_defaults.dim=16 \
   --set 'model.hidden=[256,128]' --set train.batch_size=512
 if [ -x "$BUILD/model_bench" ]; then
-  "$BUILD/model_bench" --benchmark_filter='Gemm' --benchmark_repetitions=3 \
-    --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median|Gemm" | head -3
+  "$BUILD/model_bench" --benchmark_filter='gemm' --benchmark_repetitions=3 \
+    --benchmark_report_aggregates_only=true 2>/dev/null | grep -E 'gemm.*median' | head -3
 fi
