@@ -18,6 +18,37 @@ ServingReplica::ServingReplica(std::shared_ptr<const Schema> schema,
   readers_[0].store(0);
   readers_[1].store(0);
   status_.shard = shard;
+  catchup_thread_ = std::thread([this] { CatchUpLoop(); });
+}
+
+ServingReplica::~ServingReplica() {
+  {
+    std::lock_guard<std::mutex> lock(catchup_mu_);
+    catchup_stop_ = true;
+  }
+  catchup_cv_.notify_all();
+  catchup_thread_.join();
+}
+
+void ServingReplica::CatchUpLoop() {
+  std::unique_lock<std::mutex> lock(catchup_mu_);
+  while (true) {
+    catchup_cv_.wait(
+        lock, [this] { return catchup_stop_ || catchup_batch_ != nullptr; });
+    if (catchup_batch_ == nullptr) return;  // stopping, nothing pending
+    const int copy = catchup_copy_;
+    lock.unlock();
+    WaitForReaders(copy);
+    ApplyTo(*catchup_batch_, catchup_tables_, &copies_[copy]);
+    lock.lock();
+    catchup_batch_.reset();
+    catchup_cv_.notify_all();
+  }
+}
+
+void ServingReplica::WaitForCatchUp() const {
+  std::unique_lock<std::mutex> lock(catchup_mu_);
+  catchup_cv_.wait(lock, [this] { return catchup_batch_ == nullptr; });
 }
 
 absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
@@ -162,13 +193,19 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   }
   const double t0 = MonotonicSeconds();
   const int next = 1 - old;
+  WaitForCatchUp();      // `next` has every batch before this one
   WaitForReaders(next);  // stragglers from before the previous switch
   ApplyTo(batch, table_of, &copies_[next]);
   active_.store(next);
   const double visible_s = MonotonicSeconds() - t0;
   const int64_t now = clock_->NowMicros();
-  WaitForReaders(old);
-  ApplyTo(batch, table_of, &copies_[old]);
+  {
+    std::lock_guard<std::mutex> lock(catchup_mu_);
+    catchup_batch_ = std::make_unique<DeltaBatch>(batch);
+    catchup_tables_ = std::move(table_of);
+    catchup_copy_ = old;
+  }
+  catchup_cv_.notify_all();
 
   if (batch.oldest_update_unix_us > 0) {
     freshness_.Record(std::max<int64_t>(0, now - batch.oldest_update_unix_us) /
@@ -213,6 +250,7 @@ int64_t ServingReplica::table_rows(int i) const {
 int64_t ServingReplica::table_bytes(int i) const {
   // The applier may be resizing the inactive copy; hold it off.
   absl::MutexLock lock(&apply_mu_);
+  WaitForCatchUp();
   return copies_[0].tables[i]->bytes() + copies_[1].tables[i]->bytes();
 }
 

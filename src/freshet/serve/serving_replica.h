@@ -26,10 +26,13 @@
 #define FRESHET_SERVE_SERVING_REPLICA_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -105,6 +108,7 @@ class ServingReplica {
   static absl::StatusOr<std::unique_ptr<ServingReplica>> Create(
       const JobConfig& job, std::shared_ptr<const Schema> schema,
       uint32_t shard = 0, const Clock* clock = nullptr);
+  ~ServingReplica();
 
   // Applies one batch atomically (see above). InvalidArgument for a batch of
   // another shard, an unknown table or mismatched sizes; FailedPrecondition
@@ -150,6 +154,9 @@ class ServingReplica {
 
   int EnterRead() const;
   void WaitForReaders(int copy) const;
+  void CatchUpLoop();
+  // Blocks until the catch-up thread has brought the inactive copy level.
+  void WaitForCatchUp() const;
   static void ApplyTo(const DeltaBatch& batch, const std::vector<int>& table_of,
                       Copy* copy);
 
@@ -162,6 +169,15 @@ class ServingReplica {
   std::atomic<int> active_{0};
   mutable std::atomic<int64_t> readers_[2];
   mutable absl::Mutex apply_mu_;  // serialises Apply()
+
+  // The batch the inactive copy still lacks, applied by catchup_thread_.
+  mutable std::mutex catchup_mu_;
+  mutable std::condition_variable catchup_cv_;
+  std::unique_ptr<DeltaBatch> catchup_batch_;
+  std::vector<int> catchup_tables_;
+  int catchup_copy_ = 0;
+  bool catchup_stop_ = false;
+  std::thread catchup_thread_;
 
   mutable absl::Mutex status_mu_;
   ReplicaStatus status_ ABSL_GUARDED_BY(status_mu_);
