@@ -2,6 +2,7 @@
 // generated data and, when ../shared/data is present, on the real data.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace freshet {
@@ -170,6 +172,67 @@ TEST_F(CliTest, ConfigErrorsNameFileLineAndField) {
                               " --data " + Path("missing.tsv"));
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_THAT(missing.output, HasSubstr("missing.tsv"));
+}
+
+TEST_F(CliTest, TrainFollowsAGrowingLogAndStopsOnSigterm) {
+  ASSERT_EQ(RunFreshet("gen --kind criteo --rows 2000 --seed 6 --out " +
+                       Path("all.tsv"))
+                .exit_code,
+            0);
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(Path("all.tsv"));
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 2000u);
+  auto append = [&](size_t begin, size_t end) {
+    std::ofstream out(Path("log.tsv"), std::ios::app);
+    for (size_t i = begin; i < end; ++i) out << lines[i] << "\n";
+  };
+  append(0, 1000);
+  const std::string metrics = Path("follow.json");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    const std::string config = Example("synthetic.yaml");
+    const std::string data = Path("log.tsv");
+    execl(FRESHET_BINARY, FRESHET_BINARY, "train", "--config", config.c_str(),
+          "--data", data.c_str(), "--follow", "--metrics-json", metrics.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // The window log gains a line per 500 examples trained: wait (at most
+  // 30 s each) for the first half, append the second, wait for it too.
+  auto wait_windows = [&](int n) {
+    for (int i = 0; i < 300; ++i) {
+      std::string w = ReadFile(Path("windows.jsonl"));
+      if (std::count(w.begin(), w.end(), '\n') >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_windows(2));
+  append(1000, 2000);
+  EXPECT_TRUE(wait_windows(4));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 200 && !exited; ++i) {  // at most 20 s
+    exited = waitpid(pid, &status, WNOHANG) == pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "freshet train --follow did not stop on SIGTERM";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  nlohmann::json j = nlohmann::json::parse(ReadFile(metrics));
+  EXPECT_EQ(j["examples"], 2000);
 }
 
 // Quality floors on the real data: one pass, progressive validation.

@@ -199,7 +199,8 @@ absl::Status Trainer::LogWindow(int64_t event_time_ms) {
                << ", \"window_auc\": " << num(metrics_->WindowAuc())
                << ", \"window_logloss\": " << num(metrics_->WindowLogLoss())
                << ", \"auc\": " << num(metrics_->Auc())
-               << ", \"logloss\": " << num(metrics_->LogLoss()) << "}\n";
+               << ", \"logloss\": " << num(metrics_->LogLoss()) << "}"
+               << std::endl;  // a line is visible as soon as its window ends
   if (!*window_log_) {
     return absl::DataLossError(
         absl::StrCat("cannot write the window log ", options_.window_log));
