@@ -199,9 +199,11 @@ TEST_F(CliTest, TrainFollowsAGrowingLogAndStopsOnSigterm) {
     freopen("/dev/null", "w", stderr);
     const std::string config = Example("synthetic.yaml");
     const std::string data = Path("log.tsv");
+    const std::string windows = Path("windows.jsonl");
     execl(FRESHET_BINARY, FRESHET_BINARY, "train", "--config", config.c_str(),
           "--data", data.c_str(), "--follow", "--metrics-json", metrics.c_str(),
-          static_cast<char*>(nullptr));
+          "--window-log", windows.c_str(), "--set", "train.window_examples=500",
+          "--set", "train.batch_size=100", static_cast<char*>(nullptr));
     _exit(127);
   }
   // The window log gains a line per 500 examples trained: wait (at most
