@@ -12,6 +12,7 @@
 
 #include "freshet/data/generator.h"
 #include "freshet/data/record_parser.h"
+#include "freshet/serve/histogram.h"
 #include "freshet/serve/predictor.h"
 #include "freshet/serve/serving_replica.h"
 #include "freshet/serve/serving_table.h"
@@ -52,6 +53,31 @@ TEST(ServingTableTest, UpsertLookupEraseAndReuse) {
   EXPECT_THAT(acc, ::testing::ElementsAre(1.2f, 1.4f, 1.6f));
 }
 
+TEST(ServingTableTest, UpsertBatchEqualsOneByOne) {
+  for (WeightPrecision p : {WeightPrecision::kFp32, WeightPrecision::kFp16}) {
+    ServingTable a("a", 4, p), b("b", 4, p);
+    std::mt19937_64 rng(1);
+    for (int round = 0; round < 5; ++round) {
+      std::vector<uint64_t> keys(1000);
+      for (uint64_t& k : keys) k = rng() % 3000;  // repeats and overwrites
+      std::vector<float> w(keys.size() * 4);
+      for (float& x : w) x = static_cast<float>(rng() % 1000) / 7.0f;
+      a.UpsertBatch(keys, w.data());
+      for (size_t i = 0; i < keys.size(); ++i) b.Upsert(keys[i], &w[i * 4]);
+      for (int e = 0; e < 100; ++e) {
+        const uint64_t k = rng() % 3000;
+        EXPECT_EQ(a.Erase(k), b.Erase(k));
+      }
+    }
+    ASSERT_EQ(a.size(), b.size());
+    float x[4], y[4];
+    for (uint64_t k = 0; k < 3000; ++k) {
+      ASSERT_EQ(a.Lookup(k, x), b.Lookup(k, y));
+      for (int d = 0; d < 4; ++d) ASSERT_EQ(x[d], y[d]) << k;
+    }
+  }
+}
+
 TEST(ServingTableTest, Fp16StoresTheRoundedWeights) {
   ServingTable t("x", 2, WeightPrecision::kFp16);
   const float w[2] = {0.1f, -123.456f};
@@ -61,6 +87,26 @@ TEST(ServingTableTest, Fp16StoresTheRoundedWeights) {
   EXPECT_EQ(out[0], RoundToHalf(0.1f));
   EXPECT_EQ(out[1], RoundToHalf(-123.456f));
   EXPECT_NE(out[0], 0.1f);
+}
+
+TEST(HistogramTest, PercentilesAndPrometheusText) {
+  Histogram h({0.1, 1.0}, /*keep_samples=*/4);
+  for (double v : {0.05, 0.5, 2.0}) h.Record(v);
+  EXPECT_EQ(h.count(), 3);
+  EXPECT_DOUBLE_EQ(h.sum(), 2.55);
+  EXPECT_DOUBLE_EQ(h.Percentile(0.5), 0.5);
+  EXPECT_DOUBLE_EQ(h.Percentile(1.0), 2.0);
+  EXPECT_DOUBLE_EQ(h.Percentile(0.0), 0.05);
+  std::string text;
+  h.AppendPrometheus("x_seconds", "help", &text);
+  EXPECT_THAT(text, ::testing::HasSubstr("x_seconds_bucket{le=\"0.1\"} 1\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("x_seconds_bucket{le=\"1\"} 2\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("x_seconds_bucket{le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("x_seconds_count 3\n"));
+  // Only the last 4 samples are kept for percentiles; buckets keep all.
+  for (double v : {7.0, 7.0, 7.0, 7.0}) h.Record(v);
+  EXPECT_DOUBLE_EQ(h.Percentile(0.0), 7.0);
+  EXPECT_EQ(h.count(), 7);
 }
 
 class ServeTest : public ::testing::Test {

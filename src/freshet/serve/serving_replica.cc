@@ -135,9 +135,7 @@ void ServingReplica::ApplyTo(const DeltaBatch& batch,
     const DeltaTable& t = batch.tables[i];
     ServingTable* table = copy->tables[table_of[i]].get();
     for (uint64_t k : t.deleted_keys) table->Erase(k);
-    for (size_t r = 0; r < t.keys.size(); ++r) {
-      table->Upsert(t.keys[r], t.weights.data() + r * t.dim);
-    }
+    table->UpsertBatch(t.keys, t.weights.data());
   }
   if (batch.has_dense) {
     std::copy(batch.dense.begin(), batch.dense.end(),

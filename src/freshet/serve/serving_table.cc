@@ -9,7 +9,7 @@ namespace freshet {
 ServingTable::ServingTable(std::string name, int dim, WeightPrecision precision)
     : name_(std::move(name)), dim_(dim), precision_(precision) {}
 
-void ServingTable::Upsert(uint64_t key, const float* weights) {
+uint32_t ServingTable::SlotFor(uint64_t key) {
   auto [it, inserted] = index_.try_emplace(key, 0);
   if (inserted) {
     if (!free_.empty()) {
@@ -24,11 +24,44 @@ void ServingTable::Upsert(uint64_t key, const float* weights) {
       }
     }
   }
-  const size_t at = static_cast<size_t>(it->second) * dim_;
+  return it->second;
+}
+
+void ServingTable::WriteRow(uint32_t slot, const float* weights) {
+  const size_t at = static_cast<size_t>(slot) * dim_;
   if (precision_ == WeightPrecision::kFp16) {
     for (int k = 0; k < dim_; ++k) f16_[at + k] = FloatToHalf(weights[k]);
   } else {
     std::copy(weights, weights + dim_, f32_.begin() + at);
+  }
+}
+
+void ServingTable::UpsertBatch(absl::Span<const uint64_t> keys,
+                               const float* weights) {
+  // In chunks: find (or create) the slots of a chunk with the index slots
+  // of keys a few ahead prefetched and each row prefetched once found, then
+  // write the chunk's rows, by now in cache.
+  constexpr size_t kChunk = 64;
+  constexpr size_t kAhead = 8;
+  const size_t n = keys.size();
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) index_.prefetch(keys[i]);
+  batch_slots_.resize(kChunk);
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    const size_t end = std::min(n, begin + kChunk);
+    for (size_t i = begin; i < end; ++i) {
+      if (i + kAhead < n) index_.prefetch(keys[i + kAhead]);
+      const uint32_t slot = SlotFor(keys[i]);
+      batch_slots_[i - begin] = slot;
+      const size_t at = static_cast<size_t>(slot) * dim_;
+      if (precision_ == WeightPrecision::kFp16) {
+        __builtin_prefetch(f16_.data() + at, 1);
+      } else {
+        __builtin_prefetch(f32_.data() + at, 1);
+      }
+    }
+    for (size_t i = begin; i < end; ++i) {
+      WriteRow(batch_slots_[i - begin], weights + i * dim_);
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "freshet/sync/delta_batch.h"
 
 namespace freshet {
@@ -30,7 +31,13 @@ class ServingTable {
 
   // Creates or overwrites the row of `key` with weights[0, dim) (rounded to
   // fp16 in an fp16 table).
-  void Upsert(uint64_t key, const float* weights);
+  void Upsert(uint64_t key, const float* weights) {
+    WriteRow(SlotFor(key), weights);
+  }
+  // Upsert() of keys[i] with weights[i*dim, (i+1)*dim) for every i, with the
+  // index slots and rows of later keys prefetched while earlier ones are
+  // written (a delta batch touches rows all over the table).
+  void UpsertBatch(absl::Span<const uint64_t> keys, const float* weights);
   // Deletes the row of `key`; returns whether there was one.
   bool Erase(uint64_t key);
   // Writes the row of `key` (or zeros) to out[0, dim); returns whether the key
@@ -44,6 +51,10 @@ class ServingTable {
   int64_t bytes() const;
 
  private:
+  // The slot of `key`, created (and the arena grown) when new.
+  uint32_t SlotFor(uint64_t key);
+  void WriteRow(uint32_t slot, const float* weights);
+
   const std::string name_;
   const int dim_;
   const WeightPrecision precision_;
@@ -52,6 +63,7 @@ class ServingTable {
   std::vector<uint16_t> f16_;                      // slots x dim (fp16)
   std::vector<uint32_t> free_;
   uint32_t slots_ = 0;
+  std::vector<uint32_t> batch_slots_;  // scratch of UpsertBatch
 };
 
 }  // namespace freshet
