@@ -220,14 +220,18 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
       "freshness/%s/interval_%gms  probes %zu (unseen %lld)  p50 %.0f ms  p90 "
       "%.0f ms  p99 %.0f ms  max %.0f ms  |  %.0f examples/s  %lld sync "
       "batches  %.0f rows/batch  cut max %.1f ms (collect %.1f)  apply max "
-      "%.1f ms\n",
+      "%.1f ms  sync busy %.1f%% of one core\n",
       f.model.c_str(), interval_ms, ms.size(), static_cast<long long>(unseen),
       Percentile(ms, 0.5), Percentile(ms, 0.9), Percentile(ms, 0.99),
       Percentile(ms, 1.0), p.examples_per_sec,
       static_cast<long long>(rs.batches),
       rs.batches > 0 ? static_cast<double>(rs.rows_applied) / rs.batches : 0.0,
       publisher.stats().max_cut_seconds * 1000,
-      publisher.stats().max_collect_seconds * 1000, rs.max_apply_s * 1000);
+      publisher.stats().max_collect_seconds * 1000, rs.max_apply_s * 1000,
+      // The cut (collect + visible apply) plus the catch-up apply, which
+      // does the same work as the visible one.
+      100.0 * (publisher.stats().total_cut_seconds + rs.total_apply_s) /
+          p.seconds);
   std::fflush(stdout);
 }
 

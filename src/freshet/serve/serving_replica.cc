@@ -221,6 +221,7 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   status_.deletes_applied += batch.num_deleted();
   status_.last_apply_s = visible_s;
   status_.max_apply_s = std::max(status_.max_apply_s, visible_s);
+  status_.total_apply_s += visible_s;
   return absl::OkStatus();
 }
 

@@ -73,6 +73,7 @@ struct ReplicaStatus {
   int64_t bytes_received = 0;  // byte-form size of the batches applied
   double last_apply_s = 0;  // from the start of the apply to it being visible
   double max_apply_s = 0;
+  double total_apply_s = 0;  // over all batches (the catch-up takes as long)
 };
 
 class ServingReplica {

@@ -96,6 +96,7 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     stats_.bytes += stats_.last_bytes;
     stats_.last_cut_seconds = t1 - t0;
     stats_.max_cut_seconds = std::max(stats_.max_cut_seconds, t1 - t0);
+    stats_.total_cut_seconds += t1 - t0;
     stats_.last_collect_seconds = t_collected - t0;
     stats_.max_collect_seconds =
         std::max(stats_.max_collect_seconds, t_collected - t0);

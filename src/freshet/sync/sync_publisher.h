@@ -70,6 +70,7 @@ struct SyncStats {
   int64_t last_bytes = 0;
   double last_cut_seconds = 0;  // time to collect + encode + send the last
   double max_cut_seconds = 0;
+  double total_cut_seconds = 0;     // over all batches
   double last_collect_seconds = 0;  // of which collecting the dirty rows
   double max_collect_seconds = 0;
 };
