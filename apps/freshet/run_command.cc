@@ -11,10 +11,12 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
@@ -33,13 +35,14 @@ struct RunOptions {
   std::string data;
   bool follow = false;
   double duration_s = 0;
-  int http_port = 8080;
-  std::string bind = "127.0.0.1";
-  double sync_interval_ms = 1000;
-  int max_candidates = 1000;
-  int64_t max_body_bytes = 1 << 20;
-  int64_t stale_after_ms = 0;
-  int http_threads = 4;
+  // Shorthands for the job's sync and serve keys; unset: the job's value.
+  std::optional<int> http_port;
+  std::optional<std::string> bind;
+  std::optional<int64_t> sync_interval_ms;
+  std::optional<int> max_candidates;
+  std::optional<int64_t> max_body_bytes;
+  std::optional<int64_t> stale_after_ms;
+  std::optional<int> http_threads;
   std::string port_file;
   std::string freshness_json;
 };
@@ -55,18 +58,41 @@ int RunRun(const RunOptions& opt) {
     overrides.push_back("source.path=" + opt.data);
   }
   if (opt.follow) overrides.push_back("source.follow=true");
+  // The flags are shorthands for config keys, so the config's validation
+  // (and its messages) covers them too.
+  if (opt.sync_interval_ms) {
+    overrides.push_back(
+        absl::StrCat("sync.interval=", *opt.sync_interval_ms, "ms"));
+  }
+  if (opt.http_port)
+    overrides.push_back(absl::StrCat("serve.port=", *opt.http_port));
+  if (opt.bind) overrides.push_back("serve.bind=" + *opt.bind);
+  if (opt.max_candidates) {
+    overrides.push_back(
+        absl::StrCat("serve.max_candidates=", *opt.max_candidates));
+  }
+  if (opt.max_body_bytes) {
+    overrides.push_back(
+        absl::StrCat("serve.max_body_bytes=", *opt.max_body_bytes));
+  }
+  if (opt.stale_after_ms) {
+    overrides.push_back(
+        absl::StrCat("serve.stale_after=", *opt.stale_after_ms, "ms"));
+  }
+  if (opt.http_threads) {
+    overrides.push_back(absl::StrCat("serve.http_threads=", *opt.http_threads));
+  }
   absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
   if (!job.ok()) {
     std::cerr << "freshet run: " << job.status().message() << "\n";
     return 2;
   }
   if (!opt.data.empty()) job->source.path = opt.data;
-  if (opt.sync_interval_ms < 10) {
-    std::cerr << "freshet run: --sync-interval-ms must be >= 10\n";
-    return 2;
-  }
+  const double sync_interval_ms = static_cast<double>(job->sync.interval_ms);
+  const ServeSpec& serve = job->serve;
+  // Paths in the job are already resolved against its folder.
   absl::StatusOr<std::shared_ptr<const Schema>> schema =
-      Schema::Compile(job->schema, job->dir);
+      Schema::Compile(job->schema);
   if (!schema.ok()) {
     std::cerr << "freshet run: " << schema.status().message() << "\n";
     return 2;
@@ -97,7 +123,7 @@ int RunRun(const RunOptions& opt) {
     return 2;
   }
   SyncPublisherOptions sopt;
-  sopt.interval_s = opt.sync_interval_ms / 1000.0;
+  sopt.interval_s = sync_interval_ms / 1000.0;
   SyncPublisher publisher(&(*trainer)->model(), &sink, sopt);
   publisher_ptr.store(&publisher, std::memory_order_release);
   // Version 1: the initial model, before the first training batch.
@@ -112,16 +138,15 @@ int RunRun(const RunOptions& opt) {
   std::atomic<bool> training_done{false};
 
   HttpServerOptions hopt;
-  hopt.bind = opt.bind;
-  hopt.port = opt.http_port;
-  hopt.threads = opt.http_threads;
-  hopt.max_body_bytes = opt.max_body_bytes;
-  hopt.predictor.max_candidates = opt.max_candidates;
+  hopt.bind = serve.bind;
+  hopt.port = serve.port;
+  hopt.threads = serve.http_threads;
+  hopt.max_body_bytes = serve.max_body_bytes;
+  hopt.predictor.max_candidates = serve.max_candidates;
   hopt.predictor.stale_after_ms =
-      opt.stale_after_ms > 0
-          ? opt.stale_after_ms
-          : std::max<int64_t>(1000,
-                              static_cast<int64_t>(5 * opt.sync_interval_ms));
+      serve.stale_after_ms > 0
+          ? serve.stale_after_ms
+          : std::max<int64_t>(1000, static_cast<int64_t>(5 * sync_interval_ms));
   hopt.extra_metrics = [&](std::string* out) {
     TrainerProgress p;
     {
@@ -176,7 +201,7 @@ int RunRun(const RunOptions& opt) {
                          {"table_bytes", p.table_bytes},
                          {"done", training_done.load()}};
     (*st)["sync"]["published_version"] = s.last_version;
-    (*st)["sync"]["interval_ms"] = opt.sync_interval_ms;
+    (*st)["sync"]["interval_ms"] = sync_interval_ms;
   };
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(replica->get(), hopt);
@@ -188,7 +213,7 @@ int RunRun(const RunOptions& opt) {
   std::fprintf(stderr,
                "freshet run: serving http://%s:%d (POST /v1/predict, GET "
                "/healthz /statusz /metrics), sync every %g ms\n",
-               opt.bind.c_str(), port, opt.sync_interval_ms);
+               serve.bind.c_str(), port, sync_interval_ms);
   if (!opt.port_file.empty()) {
     const std::string tmp = opt.port_file + ".tmp";
     {
@@ -312,27 +337,24 @@ CommandRunner SetupRun(CLI::App& app) {
                   "Stop after this many seconds (0: until Ctrl-C/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--http-port", opt->http_port,
-                  "HTTP port (0: any free port; see --port-file)")
-      ->check(CLI::Range(0, 65535));
-  cmd->add_option("--bind", opt->bind, "Address to listen on")
-      ->capture_default_str();
+                  "HTTP port, serve.port (default 8080; 0: any free port, "
+                  "see --port-file)");
+  cmd->add_option("--bind", opt->bind,
+                  "Address to listen on, serve.bind (default 127.0.0.1)");
   cmd->add_option("--sync-interval-ms", opt->sync_interval_ms,
-                  "Training → serving sync interval")
-      ->capture_default_str();
+                  "Training -> serving sync interval, sync.interval "
+                  "(default 1000)");
   cmd->add_option("--max-candidates", opt->max_candidates,
-                  "Most candidates per request")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+                  "Most candidates per request, serve.max_candidates "
+                  "(default 1000)");
   cmd->add_option("--max-body-bytes", opt->max_body_bytes,
-                  "Largest request body")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+                  "Largest request body, serve.max_body_bytes (default 1MiB)");
   cmd->add_option("--stale-after-ms", opt->stale_after_ms,
-                  "Flag responses stale when the served version is older "
-                  "(0: 5 x the sync interval, at least 1000)");
-  cmd->add_option("--http-threads", opt->http_threads, "HTTP worker threads")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+                  "Flag responses stale when the served version is older, "
+                  "serve.stale_after (default 5 x the sync interval, at "
+                  "least 1000)");
+  cmd->add_option("--http-threads", opt->http_threads,
+                  "HTTP worker threads, serve.http_threads (default 4)");
   cmd->add_option("--port-file", opt->port_file,
                   "Write the HTTP port to this file once listening");
   cmd->add_option("--freshness-json", opt->freshness_json,

@@ -850,6 +850,57 @@ absl::Status ReadTrain(const ConfigReader& r, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+absl::Status ReadSync(const ConfigReader& r, const YAML::Node& node,
+                      SyncSpec* s) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  RETURN_IF_ERROR(r.CheckKeys(node, "sync", {"interval"}));
+  RETURN_IF_ERROR(r.GetDurationMs(node, "sync", "interval", &s->interval_ms));
+  if (s->interval_ms < 10 || s->interval_ms > 3600 * 1000) {
+    return r.Error(node["interval"], "sync.interval",
+                   absl::StrCat("must be between 10ms and 1h, got ",
+                                s->interval_ms, "ms"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadServe(const ConfigReader& r, const YAML::Node& node,
+                       ServeSpec* s) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "serve",
+                  {"bind", "port", "max_candidates", "max_body_bytes",
+                   "stale_after", "http_threads"}));
+  RETURN_IF_ERROR(r.Get(node, "serve", "bind", &s->bind));
+  RETURN_IF_ERROR(r.Get(node, "serve", "port", &s->port));
+  RETURN_IF_ERROR(r.Get(node, "serve", "max_candidates", &s->max_candidates));
+  RETURN_IF_ERROR(
+      r.GetBytes(node, "serve", "max_body_bytes", &s->max_body_bytes));
+  RETURN_IF_ERROR(
+      r.GetDurationMs(node, "serve", "stale_after", &s->stale_after_ms));
+  RETURN_IF_ERROR(r.Get(node, "serve", "http_threads", &s->http_threads));
+  if (s->bind.empty()) {
+    return r.Error(node["bind"], "serve.bind", "must name an address");
+  }
+  if (s->port < 0 || s->port > 65535) {
+    return r.Error(node["port"], "serve.port",
+                   absl::StrCat("must be in 0..65535, got ", s->port));
+  }
+  if (s->max_candidates < 1 || s->max_candidates > 1000000) {
+    return r.Error(
+        node["max_candidates"], "serve.max_candidates",
+        absl::StrCat("must be in 1..1000000, got ", s->max_candidates));
+  }
+  if (s->max_body_bytes < 64) {
+    return r.Error(node["max_body_bytes"], "serve.max_body_bytes",
+                   "must be at least 64 bytes");
+  }
+  if (s->http_threads < 1 || s->http_threads > 256) {
+    return r.Error(node["http_threads"], "serve.http_threads",
+                   absl::StrCat("must be in 1..256, got ", s->http_threads));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadSink(const ConfigReader& r, const YAML::Node& node,
                       const std::string& dir, SinkSpec* s) {
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
@@ -968,13 +1019,15 @@ absl::StatusOr<JobConfig> ParseJobConfig(
   try {
     RETURN_IF_ERROR(r.CheckKeys(root, "",
                                 {"schema", "table_defaults", "tables", "model",
-                                 "source", "sink", "train"}));
+                                 "source", "sink", "train", "sync", "serve"}));
     RETURN_IF_ERROR(ReadSchema(r, root["schema"], dir, &job.schema));
     RETURN_IF_ERROR(ReadTables(r, root, &job));
     RETURN_IF_ERROR(ReadModel(r, root["model"], &job.model));
     RETURN_IF_ERROR(ReadSource(r, root["source"], dir, &job.source));
     RETURN_IF_ERROR(ReadSink(r, root["sink"], dir, &job.sink));
     RETURN_IF_ERROR(ReadTrain(r, root["train"], &job.train));
+    RETURN_IF_ERROR(ReadSync(r, root["sync"], &job.sync));
+    RETURN_IF_ERROR(ReadServe(r, root["serve"], &job.serve));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ":", e.mark.line + 1, ": ", e.msg));

@@ -163,6 +163,21 @@ struct TrainSpec {
   bool deterministic = false;
 };
 
+// Training → serving parameter sync (`freshet run`).
+struct SyncSpec {
+  int64_t interval_ms = 1000;  // a delta batch every interval; 10 ms .. 1 h
+};
+
+// The serving front end (`freshet run`).
+struct ServeSpec {
+  std::string bind = "127.0.0.1";
+  int port = 8080;            // 0: any free port
+  int max_candidates = 1000;  // per request
+  int64_t max_body_bytes = 1 << 20;
+  int64_t stale_after_ms = 0;  // 0: 5 x sync interval, at least 1 s
+  int http_threads = 4;
+};
+
 struct JobConfig {
   std::string path;  // the job file, for messages
   std::string dir;   // its folder, for resolving relative paths
@@ -172,6 +187,8 @@ struct JobConfig {
   SourceSpec source;
   SinkSpec sink;
   TrainSpec train;
+  SyncSpec sync;
+  ServeSpec serve;
 
   // Returns the table named `name`, or nullptr.
   const TableSpec* FindTable(const std::string& name) const;

@@ -92,6 +92,22 @@ TEST(ConfigTest, OverridesReplaceValuesBeforeValidation) {
   EXPECT_EQ(job->FindTable("C1"), nullptr);
 }
 
+TEST(ConfigTest, SyncAndServeSections) {
+  auto defaults = Parse(kJob);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->sync.interval_ms, 1000);
+  EXPECT_EQ(defaults->serve.bind, "127.0.0.1");
+  EXPECT_EQ(defaults->serve.max_candidates, 1000);
+  auto job =
+      Parse(kJob, {"sync.interval=100ms", "serve.port=0",
+                   "serve.max_body_bytes=64KiB", "serve.stale_after=3s"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->sync.interval_ms, 100);
+  EXPECT_EQ(job->serve.port, 0);
+  EXPECT_EQ(job->serve.max_body_bytes, 65536);
+  EXPECT_EQ(job->serve.stale_after_ms, 3000);
+}
+
 TEST(ConfigTest, OverrideCreatesMissingMaps) {
   auto job = Parse(kJob, {"sink.type=file", "sink.path=out.log"});
   ASSERT_TRUE(job.ok()) << job.status();
@@ -153,6 +169,10 @@ TEST(ConfigTest, RejectsBadValues) {
       {{"model"}, "expected path.to.key=value"},
       {{"schema.slots.9.name=x"}, "index 9 out of range"},
       {{"tables.nosuch.dim=3"}, "no element named 'nosuch'"},
+      {{"sync.interval=5ms"}, "must be between 10ms and 1h"},
+      {{"serve.port=70000"}, "must be in 0..65535"},
+      {{"serve.max_candidates=0"}, "must be in 1..1000000"},
+      {{"serve.stale_after=later"}, "expected a duration"},
   };
   for (const BadCase& c : cases) {
     auto job = Parse(kJob, c.overrides);
