@@ -1,0 +1,618 @@
+#include "freshet/ckpt/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "freshet/base/logging.h"
+#include "freshet/base/status_macros.h"
+
+namespace freshet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kDirPrefix[] = "ckpt-";
+constexpr char kTmpSuffix[] = ".tmp";
+constexpr char kDenseFile[] = "dense.shard";
+
+// Parses "ckpt-<digits>" (published) or "ckpt-<digits>.tmp".
+std::optional<uint64_t> ParseDirName(const std::string& name, bool* tmp) {
+  const std::string prefix = kDirPrefix;
+  if (name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  std::string digits = name.substr(prefix.size());
+  *tmp = false;
+  const std::string suffix = kTmpSuffix;
+  if (digits.size() > suffix.size() &&
+      digits.compare(digits.size() - suffix.size(), suffix.size(), suffix) ==
+          0) {
+    *tmp = true;
+    digits.resize(digits.size() - suffix.size());
+  }
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  uint64_t id = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
+}
+
+std::string TableFileName(int index) {
+  return absl::StrFormat("table-%03d.shard", index);
+}
+
+absl::Status FsyncPath(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(),
+                  O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat(path, ": open for fsync: ", std::strerror(errno)));
+  }
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat(path, ": fsync: ", std::strerror(e)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileSynced(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat(path, ": open: ", std::strerror(errno)));
+  }
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return absl::InternalError(
+          absl::StrCat(path, ": write: ", std::strerror(e)));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    return absl::InternalError(
+        absl::StrCat(path, ": fsync: ", std::strerror(e)));
+  }
+  if (::close(fd) != 0) {
+    return absl::InternalError(
+        absl::StrCat(path, ": close: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// The highest id in `dir`, published or .tmp; 0 when none.
+absl::StatusOr<uint64_t> HighestId(const std::string& dir) {
+  uint64_t highest = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    bool tmp = false;
+    std::optional<uint64_t> id =
+        ParseDirName(e.path().filename().string(), &tmp);
+    if (id) highest = std::max(highest, *id);
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat(dir, ": list: ", ec.message()));
+  }
+  return highest;
+}
+
+absl::Status WriteTableFull(EmbeddingTable& table, ShardWriter& w) {
+  // Take the dirty bits first: a row changed from here on is also in the
+  // next incremental.
+  DirtyBatch discard;
+  table.CollectDirty(DirtyKind::kCheckpoint, &discard, /*with_state=*/false);
+  absl::Status status;
+  table.ForEachRow([&](const RowView& r) {
+    if (!status.ok()) return;
+    status = w.AddRow(r.key, r.last_update_ms, r.score, r.weights, r.state);
+  });
+  return status;
+}
+
+absl::Status WriteTableIncremental(EmbeddingTable& table, ShardWriter& w) {
+  DirtyBatch batch;
+  table.CollectDirty(DirtyKind::kCheckpoint, &batch, /*with_state=*/true);
+  const size_t dim = static_cast<size_t>(table.dim());
+  const size_t sf = static_cast<size_t>(table.state_floats());
+  if (batch.weights.size() != batch.keys.size() * dim ||
+      batch.state.size() != batch.keys.size() * sf ||
+      batch.last_update_ms.size() != batch.keys.size() ||
+      batch.scores.size() != batch.keys.size()) {
+    return absl::InternalError(absl::StrCat(
+        table.spec().name, ": dirty batch sizes do not match its keys"));
+  }
+  for (uint64_t key : batch.deleted_keys) {
+    RETURN_IF_ERROR(w.AddDeletedKey(key));
+  }
+  for (size_t i = 0; i < batch.keys.size(); ++i) {
+    RETURN_IF_ERROR(
+        w.AddRow(batch.keys[i], batch.last_update_ms[i], batch.scores[i],
+                 absl::MakeConstSpan(batch.weights).subspan(i * dim, dim),
+                 absl::MakeConstSpan(batch.state).subspan(i * sf, sf)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFiles(const std::string& tmp, RecModel& model,
+                        CheckpointKind kind,
+                        const CheckpointWriteOptions& options,
+                        Manifest* manifest) {
+  for (int t = 0; t < model.num_tables(); ++t) {
+    EmbeddingTable& table = model.table(t);
+    ShardHeader h;
+    h.type = ShardFileType::kTable;
+    h.name = table.spec().name;
+    h.dim = static_cast<uint32_t>(table.dim());
+    h.state_floats = static_cast<uint32_t>(table.state_floats());
+    const std::string name = TableFileName(t);
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<ShardWriter> w,
+        ShardWriter::Create((fs::path(tmp) / name).string(), h, options.shard));
+    if (kind == CheckpointKind::kFull) {
+      RETURN_IF_ERROR(WriteTableFull(table, *w));
+    } else {
+      RETURN_IF_ERROR(WriteTableIncremental(table, *w));
+    }
+    ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
+    manifest->files.push_back(
+        {name, h.name, s.bytes, s.rows, s.deleted_keys, s.crc32c});
+  }
+  absl::Span<const float> params = model.dense().params();
+  absl::Span<const float> state = model.dense_optimizer().state();
+  ShardHeader h;
+  h.type = ShardFileType::kDense;
+  h.name = "dense";
+  h.num_params = params.size();
+  h.num_state = state.size();
+  h.steps = model.dense_optimizer().steps();
+  ASSIGN_OR_RETURN(std::unique_ptr<ShardWriter> w,
+                   ShardWriter::Create((fs::path(tmp) / kDenseFile).string(), h,
+                                       options.shard));
+  RETURN_IF_ERROR(w->AddDenseParams(params));
+  RETURN_IF_ERROR(w->AddDenseState(state));
+  ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
+  manifest->files.push_back({kDenseFile, "", s.bytes, s.rows, 0, s.crc32c});
+  return WriteFileSynced((fs::path(tmp) / kManifestFileName).string(),
+                         EncodeManifest(*manifest));
+}
+
+absl::StatusOr<Manifest> WriteCheckpoint(
+    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    CheckpointKind kind, const CheckpointWriteOptions& options) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(dir, ": create: ", ec.message()));
+  }
+  Manifest m;
+  m.kind = kind;
+  m.metadata = metadata;
+  if (kind == CheckpointKind::kIncremental) {
+    ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+    if (list.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir, ": no checkpoint yet; the first one must be full"));
+    }
+    const CheckpointInfo& last = list.back();
+    if (!last.manifest_status.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          last.path, ": newest checkpoint unreadable (",
+          last.manifest_status.message(), "); write a full checkpoint"));
+    }
+    m.previous_id = last.id;
+    m.parent_id = last.manifest.kind == CheckpointKind::kFull
+                      ? last.id
+                      : last.manifest.parent_id;
+  }
+  ASSIGN_OR_RETURN(uint64_t highest, HighestId(dir));
+  m.id = highest + 1;
+  m.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::string final_dir =
+      (fs::path(dir) / CheckpointDirName(m.id)).string();
+  const std::string tmp = final_dir + kTmpSuffix;
+  fs::create_directory(tmp, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(tmp, ": create: ", ec.message()));
+  }
+  absl::Status status = WriteFiles(tmp, model, kind, options, &m);
+  if (status.ok()) status = FsyncPath(tmp, /*directory=*/true);
+  if (status.ok()) {
+    fs::rename(tmp, final_dir, ec);
+    if (ec) {
+      status = absl::InternalError(
+          absl::StrCat(tmp, ": rename to ", final_dir, ": ", ec.message()));
+    }
+  }
+  if (!status.ok()) {
+    fs::remove_all(tmp, ec);
+    return status;
+  }
+  RETURN_IF_ERROR(FsyncPath(dir, /*directory=*/true));
+  return m;
+}
+
+// A shard file of a verified checkpoint, opened, with its manifest entry.
+struct OpenShard {
+  const ManifestFile* entry;
+  std::unique_ptr<ShardReader> reader;
+};
+
+absl::StatusOr<std::vector<OpenShard>> OpenShards(const CheckpointInfo& c) {
+  std::vector<OpenShard> out;
+  for (const ManifestFile& f : c.manifest.files) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r,
+                     ShardReader::Open((fs::path(c.path) / f.name).string()));
+    out.push_back({&f, std::move(r)});
+  }
+  return out;
+}
+
+// Checks that the checkpoint's files are exactly the model's tables (by name,
+// dim and state floats) and dense sizes. Returns for each table of the model
+// the index of its shard in `shards`, and the dense shard's index last.
+absl::StatusOr<std::vector<int>> MatchModel(
+    const CheckpointInfo& c, const std::vector<OpenShard>& shards,
+    const RecModel& model) {
+  std::vector<int> index(model.num_tables() + 1, -1);
+  int tables = 0;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const ShardHeader& h = shards[s].reader->header();
+    if (h.type == ShardFileType::kDense) {
+      if (index.back() >= 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(c.path, ": two dense files"));
+      }
+      if (h.num_params != model.dense().num_params() ||
+          h.num_state != model.dense_optimizer().state().size()) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s: dense part of %d parameters and %d optimizer floats, the "
+            "model has %d and %d",
+            c.path, h.num_params, h.num_state, model.dense().num_params(),
+            model.dense_optimizer().state().size()));
+      }
+      index.back() = static_cast<int>(s);
+      continue;
+    }
+    ++tables;
+    int t = 0;
+    while (t < model.num_tables() && model.table(t).spec().name != h.name) ++t;
+    if (t == model.num_tables()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(c.path, ": table \"", h.name, "\" is not in the model"));
+    }
+    if (h.dim != static_cast<uint32_t>(model.table(t).dim()) ||
+        h.state_floats !=
+            static_cast<uint32_t>(model.table(t).state_floats())) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s: table \"%s\" has dim %d and %d state floats, the model's %d "
+          "and %d",
+          c.path, h.name, h.dim, h.state_floats, model.table(t).dim(),
+          model.table(t).state_floats()));
+    }
+    index[t] = static_cast<int>(s);
+  }
+  for (int t = 0; t <= model.num_tables(); ++t) {
+    if (index[t] < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          c.path, ": no file for ",
+          t < model.num_tables()
+              ? absl::StrCat("table \"", model.table(t).spec().name, "\"")
+              : std::string("the dense part")));
+    }
+  }
+  if (tables != model.num_tables()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(c.path, ": a table appears twice"));
+  }
+  return index;
+}
+
+absl::Status ApplyTableShard(ShardReader& r, EmbeddingTable& table) {
+  const size_t dim = r.header().dim;
+  const size_t sf = r.header().state_floats;
+  std::vector<float> weights(dim), state(sf);
+  return r.ForEachBlock([&](int, BlockType type, std::string_view recs) {
+    const size_t size = r.RecordSize(type);
+    for (size_t off = 0; off < recs.size(); off += size) {
+      const char* p = recs.data() + off;
+      if (type == BlockType::kDeletedKeys) {
+        table.Erase(DecodeU64(p));
+        continue;
+      }
+      const uint64_t key = DecodeU64(p);
+      const int64_t last_update = DecodeI64(p + 8);
+      const float score = DecodeF32(p + 16);
+      std::memcpy(weights.data(), p + 20, dim * sizeof(float));
+      std::memcpy(state.data(), p + 20 + dim * sizeof(float),
+                  sf * sizeof(float));
+      RETURN_IF_ERROR(table.Restore(key, weights, state, last_update, score));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ApplyDenseShard(ShardReader& r, RecModel* model) {
+  std::vector<float> params, state;
+  params.reserve(r.header().num_params);
+  state.reserve(r.header().num_state);
+  RETURN_IF_ERROR(r.ForEachBlock([&](int, BlockType type,
+                                     std::string_view recs) {
+    std::vector<float>& out = type == BlockType::kDenseParams ? params : state;
+    const size_t old = out.size();
+    out.resize(old + recs.size() / sizeof(float));
+    std::memcpy(out.data() + old, recs.data(), recs.size());
+    return absl::OkStatus();
+  }));
+  absl::Span<float> dst = model->dense().params();
+  if (params.size() != dst.size()) {
+    return absl::InternalError("dense parameter count changed");
+  }
+  std::copy(params.begin(), params.end(), dst.begin());
+  return model->dense_optimizer().Restore(state, r.header().steps);
+}
+
+// Applies a checkpoint that verified: a full one replaces every row.
+absl::Status ApplyCheckpoint(const CheckpointInfo& c, RecModel* model) {
+  ASSIGN_OR_RETURN(std::vector<OpenShard> shards, OpenShards(c));
+  ASSIGN_OR_RETURN(std::vector<int> index, MatchModel(c, shards, *model));
+  for (int t = 0; t < model->num_tables(); ++t) {
+    EmbeddingTable& table = model->table(t);
+    if (c.manifest.kind == CheckpointKind::kFull) {
+      std::vector<uint64_t> keys;
+      table.ForEachRow([&](const RowView& r) { keys.push_back(r.key); });
+      for (uint64_t k : keys) table.Erase(k);
+    }
+    RETURN_IF_ERROR(ApplyTableShard(*shards[index[t]].reader, table));
+  }
+  return ApplyDenseShard(*shards[index.back()].reader, model);
+}
+
+}  // namespace
+
+std::string CheckpointDirName(uint64_t id) {
+  return absl::StrFormat("%s%010d", kDirPrefix, id);
+}
+
+absl::StatusOr<Manifest> WriteFullCheckpoint(
+    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const CheckpointWriteOptions& options) {
+  return WriteCheckpoint(dir, model, metadata, CheckpointKind::kFull, options);
+}
+
+absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
+    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const CheckpointWriteOptions& options) {
+  return WriteCheckpoint(dir, model, metadata, CheckpointKind::kIncremental,
+                         options);
+}
+
+absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
+    const std::string& dir) {
+  std::vector<CheckpointInfo> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    bool tmp = false;
+    std::optional<uint64_t> id =
+        ParseDirName(e.path().filename().string(), &tmp);
+    if (!id || tmp || !e.is_directory()) continue;
+    CheckpointInfo info;
+    info.id = *id;
+    info.path = e.path().string();
+    absl::StatusOr<Manifest> m = ReadManifest(info.path);
+    if (!m.ok()) {
+      info.manifest_status = m.status();
+    } else if (m->id != *id) {
+      info.manifest_status = absl::DataLossError(
+          absl::StrCat(info.path, "/", kManifestFileName, ": bad manifest: id ",
+                       m->id, " does not match the directory name"));
+    } else {
+      info.manifest = *std::move(m);
+    }
+    out.push_back(std::move(info));
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat(dir, ": list: ", ec.message()));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CheckpointInfo& a, const CheckpointInfo& b) {
+              return a.id < b.id;
+            });
+  return out;
+}
+
+absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
+  ASSIGN_OR_RETURN(Manifest m, ReadManifest(checkpoint_dir));
+  bool dense = false;
+  for (const ManifestFile& f : m.files) {
+    const std::string path = (fs::path(checkpoint_dir) / f.name).string();
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) {
+      if (!fs::exists(path)) {
+        return absl::NotFoundError(absl::StrCat(path, ": missing file"));
+      }
+      return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+    }
+    if (size != f.bytes) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: %s: %d bytes, manifest says %d", path,
+          size < f.bytes ? "truncated" : "too long", size, f.bytes));
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r, ShardReader::Open(path));
+    const bool is_dense = r->header().type == ShardFileType::kDense;
+    dense = dense || is_dense;
+    if ((is_dense ? std::string() : r->header().name) != f.table) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": header names \"", r->header().name,
+                       "\", manifest \"", f.table, "\""));
+    }
+    RETURN_IF_ERROR(r->ForEachBlock(
+        [](int, BlockType, std::string_view) { return absl::OkStatus(); }));
+    if (r->footer_rows() != f.rows ||
+        r->footer_deleted_keys() != f.deleted_keys) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: %d rows and %d deleted keys, manifest says %d and %d", path,
+          r->footer_rows(), r->footer_deleted_keys(), f.rows, f.deleted_keys));
+    }
+    // Whole-file CRC, streamed.
+    std::ifstream in(path, std::ios::binary);
+    Crc32c crc;
+    std::vector<char> buf(1 << 20);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      crc.Update(buf.data(), static_cast<size_t>(in.gcount()));
+    }
+    const uint32_t computed = crc.Value();
+    if (computed != f.crc32c) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: file crc32c mismatch (manifest 0x%08x, computed 0x%08x)", path,
+          f.crc32c, computed));
+    }
+  }
+  if (!dense) {
+    return absl::DataLossError(absl::StrCat(checkpoint_dir, "/",
+                                            kManifestFileName,
+                                            ": bad manifest: no dense file"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
+                                           RecModel* model) {
+  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+  if (list.empty()) {
+    return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
+  }
+  // Newest first: every checkpoint newer than the chain finally used is
+  // logged as skipped.
+  size_t end = list.size();  // checkpoints at or after `end` were considered
+  for (size_t i = list.size(); i-- > 0;) {
+    const CheckpointInfo& full = list[i];
+    if (!full.manifest_status.ok()) continue;  // reported below if skipped
+    if (full.manifest.kind != CheckpointKind::kFull) continue;
+    absl::Status st = VerifyCheckpoint(full.path);
+    if (!st.ok()) {
+      FRESHET_LOG_WARN("checkpoint {} skipped: {}", full.path,
+                       std::string(st.message()));
+      continue;
+    }
+    // The chain: incrementals after `full`, each following on the previous.
+    std::vector<const CheckpointInfo*> chain = {&full};
+    size_t j = i + 1;
+    for (; j < end; ++j) {
+      const CheckpointInfo& c = list[j];
+      if (!c.manifest_status.ok()) {
+        FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
+                         std::string(c.manifest_status.message()));
+        break;
+      }
+      if (c.manifest.kind != CheckpointKind::kIncremental ||
+          c.manifest.parent_id != full.id ||
+          c.manifest.previous_id != chain.back()->id) {
+        FRESHET_LOG_WARN(
+            "checkpoint {} skipped: does not follow checkpoint {} (parent "
+            "{}, previous {})",
+            c.path, chain.back()->id, c.manifest.parent_id,
+            c.manifest.previous_id);
+        break;
+      }
+      st = VerifyCheckpoint(c.path);
+      if (!st.ok()) {
+        FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
+                         std::string(st.message()));
+        break;
+      }
+      chain.push_back(&c);
+    }
+    for (size_t k = j + 1; k < end; ++k) {
+      FRESHET_LOG_WARN("checkpoint {} skipped: after a skipped checkpoint",
+                       list[k].path);
+    }
+    for (const CheckpointInfo* c : chain) {
+      RETURN_IF_ERROR(ApplyCheckpoint(*c, model));
+    }
+    DirtyBatch discard;
+    for (int t = 0; t < model->num_tables(); ++t) {
+      model->table(t).CollectDirty(DirtyKind::kCheckpoint, &discard);
+      discard.Clear();
+    }
+    FRESHET_LOG_INFO("restored checkpoint {} ({} checkpoints in its chain)",
+                     chain.back()->path, chain.size());
+    return chain.back()->manifest;
+  }
+  for (const CheckpointInfo& c : list) {
+    if (!c.manifest_status.ok()) {
+      FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
+                       std::string(c.manifest_status.message()));
+    }
+  }
+  return absl::DataLossError(
+      absl::StrCat(dir, ": no good full checkpoint to restore"));
+}
+
+absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full) {
+  keep_full = std::max(keep_full, 1);
+  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+  uint64_t oldest_kept = 0;
+  int fulls = 0;
+  for (size_t i = list.size(); i-- > 0;) {
+    if (list[i].manifest_status.ok() &&
+        list[i].manifest.kind == CheckpointKind::kFull) {
+      oldest_kept = list[i].id;
+      if (++fulls == keep_full) break;
+    }
+  }
+  int removed = 0;
+  std::error_code ec;
+  if (fulls == keep_full) {
+    for (const CheckpointInfo& c : list) {
+      if (c.id >= oldest_kept) break;
+      fs::remove_all(c.path, ec);
+      if (ec) {
+        return absl::InternalError(
+            absl::StrCat(c.path, ": remove: ", ec.message()));
+      }
+      ++removed;
+    }
+  }
+  const uint64_t newest = list.empty() ? 0 : list.back().id;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    bool tmp = false;
+    std::optional<uint64_t> id =
+        ParseDirName(e.path().filename().string(), &tmp);
+    if (id && tmp && *id < newest) {
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+      if (!rm) ++removed;
+    }
+  }
+  if (removed > 0) RETURN_IF_ERROR(FsyncPath(dir, /*directory=*/true));
+  return removed;
+}
+
+}  // namespace freshet

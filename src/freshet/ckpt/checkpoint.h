@@ -1,0 +1,106 @@
+// Checkpoints of a RecModel in a directory: writing full and incremental
+// checkpoints, listing, verifying, restoring and retention.
+//
+// A checkpoint is a directory DIR/ckpt-<id>/ (id zero-padded to 10 digits,
+// increasing) holding MANIFEST.json (manifest.h) and one shard file per table
+// plus one for the dense parameters and dense optimizer state
+// (shard_file.h); docs/checkpoint_format.md has the bytes. It is written to
+// DIR/ckpt-<id>.tmp/, every file and that directory fsynced, then renamed to
+// DIR/ckpt-<id>/ and DIR fsynced: a published checkpoint is complete, and
+// leftover .tmp directories are ignored.
+//
+// A full checkpoint holds every row; an incremental one the rows changed and
+// keys deleted since the previous checkpoint of this model (the tables'
+// kCheckpoint dirty tracking, EmbeddingTableOptions::track_checkpoint), plus
+// the whole dense part. A chain is a full checkpoint and the incrementals
+// after it; restore applies a chain in id order.
+//
+// Consistency: the writers read the tables while they may change; call them
+// when no update is in flight (e.g. from TrainerOptions::after_batch) for a
+// checkpoint that is one point of the stream. Each writer takes the dirty
+// bits before reading rows, so a row changed during a write is also in the
+// next incremental. A write that fails has already taken the dirty bits: the
+// next checkpoint after a failed write must be full. Likewise after Restore()
+// fell back past a damaged checkpoint.
+//
+// Thread safety: one writer per directory at a time. Readers (List, Verify,
+// Restore) may run while a writer publishes: they see only published
+// checkpoints. Restore() needs the model to itself.
+#ifndef FRESHET_CKPT_CHECKPOINT_H_
+#define FRESHET_CKPT_CHECKPOINT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "freshet/ckpt/manifest.h"
+#include "freshet/ckpt/shard_file.h"
+#include "freshet/train/rec_model.h"
+
+namespace freshet {
+
+struct CheckpointWriteOptions {
+  ShardWriterOptions shard;
+};
+
+// "ckpt-0000000042" for 42.
+std::string CheckpointDirName(uint64_t id);
+
+// Writes a full checkpoint of `model` into `dir` (created if absent) and
+// returns its manifest.
+absl::StatusOr<Manifest> WriteFullCheckpoint(
+    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const CheckpointWriteOptions& options = {});
+
+// Writes the rows changed since the previous checkpoint of `model` into
+// `dir`. FailedPrecondition when `dir` holds no checkpoint yet (the first
+// one must be full) or when the newest one has an unreadable manifest.
+absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
+    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const CheckpointWriteOptions& options = {});
+
+// A published checkpoint directory.
+struct CheckpointInfo {
+  uint64_t id = 0;
+  std::string path;              // DIR/ckpt-<id>
+  absl::Status manifest_status;  // why the manifest could not be read
+  Manifest manifest;             // valid when manifest_status.ok()
+};
+
+// The published checkpoints in `dir`, by increasing id; names other than
+// ckpt-<digits> (among them ckpt-<id>.tmp) are ignored. A missing `dir` has
+// none.
+absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
+    const std::string& dir);
+
+// Checks one checkpoint directory: its manifest, then for every file that it
+// exists, its size, header, every block (CRC-32C, zstd frame, record sizes),
+// footer, row counts and whole-file CRC-32C. The first error names the file
+// and, for a block, its index and offset; DataLoss for damage, NotFound for
+// a missing file.
+absl::Status VerifyCheckpoint(const std::string& checkpoint_dir);
+
+// Restores `model` from the newest good chain in `dir`: the newest full
+// checkpoint that verifies, then its incrementals in id order, stopping
+// before the first one that is damaged or does not follow on from the
+// previous one. Every checkpoint skipped is logged (FRESHET_LOG_WARN, with
+// its path and why). Rows of the model that are not in the checkpoint are
+// erased. Returns the manifest of the last checkpoint applied, whose stream
+// position is where to resume. NotFound when `dir` has no checkpoint,
+// DataLoss when none is good, FailedPrecondition when the checkpoint's
+// tables or dense sizes do not match the model (the model is not touched
+// then). Afterwards the model's checkpoint dirty bits are clear.
+absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
+                                           RecModel* model);
+
+// Retention: keeps the newest `keep_full` full checkpoints (at least 1) and
+// every checkpoint after the oldest of them; deletes the older ones and
+// leftover ckpt-<id>.tmp directories older than the newest published
+// checkpoint. Returns the number of directories deleted.
+absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full);
+
+}  // namespace freshet
+
+#endif  // FRESHET_CKPT_CHECKPOINT_H_

@@ -1,0 +1,154 @@
+#include "freshet/ckpt/manifest.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "freshet/ckpt/crc32c.h"
+#include "nlohmann/json.hpp"
+
+namespace freshet {
+
+namespace {
+
+using json = nlohmann::json;
+
+json ToJson(const Manifest& m) {
+  json j;
+  j["format_version"] = m.format_version;
+  j["id"] = m.id;
+  j["kind"] = CheckpointKindName(m.kind);
+  if (m.kind == CheckpointKind::kIncremental) {
+    j["parent_id"] = m.parent_id;
+    j["previous_id"] = m.previous_id;
+  }
+  j["created_unix_ms"] = m.created_unix_ms;
+  j["model_config_hash"] = m.metadata.model_config_hash;
+  j["stream_position"] = m.metadata.stream_position;
+  j["sync_version"] = m.metadata.sync_version;
+  json files = json::array();
+  for (const ManifestFile& f : m.files) {
+    files.push_back({{"name", f.name},
+                     {"table", f.table},
+                     {"bytes", f.bytes},
+                     {"rows", f.rows},
+                     {"deleted_keys", f.deleted_keys},
+                     {"crc32c", f.crc32c}});
+  }
+  j["files"] = std::move(files);
+  return j;
+}
+
+bool SafeFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos && name != kManifestFileName;
+}
+
+}  // namespace
+
+const char* CheckpointKindName(CheckpointKind kind) {
+  return kind == CheckpointKind::kFull ? "full" : "incremental";
+}
+
+std::string EncodeManifest(const Manifest& manifest) {
+  json j = ToJson(manifest);
+  j["manifest_crc32c"] = ComputeCrc32c(j.dump());
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
+                                        const std::string& source) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::DataLossError(
+        absl::StrCat(source, ": bad manifest: not a JSON object"));
+  }
+  const char* field = "manifest_crc32c";
+  try {
+    const uint32_t stored = j.at("manifest_crc32c").get<uint32_t>();
+    j.erase("manifest_crc32c");
+    const uint32_t computed = ComputeCrc32c(j.dump());
+    if (stored != computed) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: bad manifest: crc32c mismatch (stored 0x%08x, computed 0x%08x)",
+          source, stored, computed));
+    }
+    Manifest m;
+    field = "format_version";
+    m.format_version = j.at(field).get<int>();
+    if (m.format_version != kCheckpointFormatVersion) {
+      return absl::DataLossError(
+          absl::StrCat(source, ": bad manifest: unsupported format_version ",
+                       m.format_version));
+    }
+    field = "id";
+    m.id = j.at(field).get<uint64_t>();
+    field = "kind";
+    const std::string kind = j.at(field).get<std::string>();
+    if (kind == "full") {
+      m.kind = CheckpointKind::kFull;
+    } else if (kind == "incremental") {
+      m.kind = CheckpointKind::kIncremental;
+      field = "parent_id";
+      m.parent_id = j.at(field).get<uint64_t>();
+      field = "previous_id";
+      m.previous_id = j.at(field).get<uint64_t>();
+      if (m.parent_id >= m.id || m.previous_id >= m.id ||
+          m.previous_id < m.parent_id) {
+        return absl::DataLossError(absl::StrCat(
+            source, ": bad manifest: parent_id/previous_id out of order"));
+      }
+    } else {
+      return absl::DataLossError(
+          absl::StrCat(source, ": bad manifest: kind: unknown \"", kind, "\""));
+    }
+    field = "created_unix_ms";
+    m.created_unix_ms = j.at(field).get<int64_t>();
+    field = "model_config_hash";
+    m.metadata.model_config_hash = j.at(field).get<std::string>();
+    field = "stream_position";
+    m.metadata.stream_position = j.at(field).get<std::string>();
+    field = "sync_version";
+    m.metadata.sync_version = j.at(field).get<uint64_t>();
+    field = "files";
+    for (const json& f : j.at(field)) {
+      ManifestFile mf;
+      mf.name = f.at("name").get<std::string>();
+      mf.table = f.at("table").get<std::string>();
+      mf.bytes = f.at("bytes").get<uint64_t>();
+      mf.rows = f.at("rows").get<uint64_t>();
+      mf.deleted_keys = f.at("deleted_keys").get<uint64_t>();
+      mf.crc32c = f.at("crc32c").get<uint32_t>();
+      if (!SafeFileName(mf.name)) {
+        return absl::DataLossError(absl::StrCat(
+            source, ": bad manifest: files: bad file name \"", mf.name, "\""));
+      }
+      m.files.push_back(std::move(mf));
+    }
+    return m;
+  } catch (const json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat(source, ": bad manifest: ", field, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir) {
+  const std::string path =
+      (std::filesystem::path(checkpoint_dir) / kManifestFileName).string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return absl::NotFoundError(absl::StrCat(path, ": missing"));
+    }
+    return absl::InternalError(absl::StrCat(path, ": cannot open"));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return DecodeManifest(buf.str(), path);
+}
+
+}  // namespace freshet
