@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -508,51 +509,52 @@ absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
   if (list.empty()) {
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
   }
-  // Newest first: every checkpoint newer than the chain finally used is
-  // logged as skipped.
-  size_t end = list.size();  // checkpoints at or after `end` were considered
+  // Why each checkpoint newer than the chain finally used was skipped; logged
+  // once each, in id order.
+  std::map<size_t, std::string> skipped;
+  auto log_skipped = [&](size_t from) {
+    for (size_t k = from; k < list.size(); ++k) {
+      auto it = skipped.find(k);
+      FRESHET_LOG_WARN("checkpoint {} skipped: {}", list[k].path,
+                       it != skipped.end()
+                           ? it->second
+                           : std::string("its chain is broken"));
+    }
+  };
   for (size_t i = list.size(); i-- > 0;) {
     const CheckpointInfo& full = list[i];
-    if (!full.manifest_status.ok()) continue;  // reported below if skipped
+    if (!full.manifest_status.ok()) {
+      skipped[i] = std::string(full.manifest_status.message());
+      continue;
+    }
     if (full.manifest.kind != CheckpointKind::kFull) continue;
     absl::Status st = VerifyCheckpoint(full.path);
     if (!st.ok()) {
-      FRESHET_LOG_WARN("checkpoint {} skipped: {}", full.path,
-                       std::string(st.message()));
+      skipped[i] = std::string(st.message());
       continue;
     }
-    // The chain: incrementals after `full`, each following on the previous.
+    // The chain: incrementals after `full`, each following on the previous,
+    // up to the first that is damaged or out of line.
     std::vector<const CheckpointInfo*> chain = {&full};
-    size_t j = i + 1;
-    for (; j < end; ++j) {
+    for (size_t j = i + 1; j < list.size(); ++j) {
       const CheckpointInfo& c = list[j];
-      if (!c.manifest_status.ok()) {
-        FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
-                         std::string(c.manifest_status.message()));
-        break;
-      }
+      if (skipped.count(j)) break;
       if (c.manifest.kind != CheckpointKind::kIncremental ||
           c.manifest.parent_id != full.id ||
           c.manifest.previous_id != chain.back()->id) {
-        FRESHET_LOG_WARN(
-            "checkpoint {} skipped: does not follow checkpoint {} (parent "
-            "{}, previous {})",
-            c.path, chain.back()->id, c.manifest.parent_id,
-            c.manifest.previous_id);
+        skipped[j] = absl::StrFormat(
+            "does not follow checkpoint %d (parent %d, previous %d)",
+            chain.back()->id, c.manifest.parent_id, c.manifest.previous_id);
         break;
       }
       st = VerifyCheckpoint(c.path);
       if (!st.ok()) {
-        FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
-                         std::string(st.message()));
+        skipped[j] = std::string(st.message());
         break;
       }
       chain.push_back(&c);
     }
-    for (size_t k = j + 1; k < end; ++k) {
-      FRESHET_LOG_WARN("checkpoint {} skipped: after a skipped checkpoint",
-                       list[k].path);
-    }
+    log_skipped(i + chain.size());
     for (const CheckpointInfo* c : chain) {
       RETURN_IF_ERROR(ApplyCheckpoint(*c, model));
     }
@@ -565,12 +567,7 @@ absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
                      chain.back()->path, chain.size());
     return chain.back()->manifest;
   }
-  for (const CheckpointInfo& c : list) {
-    if (!c.manifest_status.ok()) {
-      FRESHET_LOG_WARN("checkpoint {} skipped: {}", c.path,
-                       std::string(c.manifest_status.message()));
-    }
-  }
+  log_skipped(0);
   return absl::DataLossError(
       absl::StrCat(dir, ": no good full checkpoint to restore"));
 }

@@ -19,9 +19,11 @@
 // when no update is in flight (e.g. from TrainerOptions::after_batch) for a
 // checkpoint that is one point of the stream. Each writer takes the dirty
 // bits before reading rows, so a row changed during a write is also in the
-// next incremental. A write that fails has already taken the dirty bits: the
-// next checkpoint after a failed write must be full. Likewise after Restore()
-// fell back past a damaged checkpoint.
+// next incremental. A full write compresses and writes each table stripe
+// while holding that stripe's lock shared (EmbeddingTable::ForEachRow), so
+// updates to that stripe wait meanwhile. A write that fails has already taken
+// the dirty bits: the next checkpoint after a failed write must be full.
+// Likewise after Restore() fell back past a damaged checkpoint.
 //
 // Thread safety: one writer per directory at a time. Readers (List, Verify,
 // Restore) may run while a writer publishes: they see only published

@@ -428,6 +428,21 @@ TEST_F(CheckpointTest, DamagedIncrementalRestoresTheChainBeforeIt) {
   EXPECT_THAT(log.text(), HasSubstr(CkptPath(3) + " skipped"));
 }
 
+TEST_F(CheckpointTest, NoGoodCheckpointIsDataLoss) {
+  std::unique_ptr<Trainer> trainer = Train(200);
+  WriteFull(trainer->model(), "only");
+  const std::string dense = (fs::path(CkptPath(1)) / "dense.shard").string();
+  FlipByte(dense, fs::file_size(dense) - 40);  // in the last block's trailer
+  std::unique_ptr<RecModel> fresh = Fresh();
+  const uint64_t before = ModelDigest(*fresh);
+  LogCapture log;
+  auto restored = RestoreCheckpoint(ckpt_, fresh.get());
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ModelDigest(*fresh), before);
+  EXPECT_THAT(log.text(), HasSubstr(CkptPath(1) + " skipped"));
+  EXPECT_THAT(log.text(), HasSubstr("dense.shard"));
+}
+
 TEST_F(CheckpointTest, TruncatedFileIsDetected) {
   std::unique_ptr<Trainer> trainer = Train(300);
   RecModel& live = trainer->model();
