@@ -420,7 +420,8 @@ absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
     bool tmp = false;
     std::optional<uint64_t> id =
         ParseDirName(e.path().filename().string(), &tmp);
-    if (!id || tmp || !e.is_directory()) continue;
+    std::error_code type_ec;
+    if (!id || tmp || !e.is_directory(type_ec)) continue;
     CheckpointInfo info;
     info.id = *id;
     info.path = e.path().string();
@@ -454,7 +455,8 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
     std::error_code ec;
     const uintmax_t size = fs::file_size(path, ec);
     if (ec) {
-      if (!fs::exists(path)) {
+      std::error_code exists_ec;
+      if (!fs::exists(path, exists_ec)) {
         return absl::NotFoundError(absl::StrCat(path, ": missing file"));
       }
       return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
