@@ -68,43 +68,20 @@ absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
   }
 
   // The same tables, names and bindings as RecModel::Create.
-  auto table_index = [&](const std::string& name, int dim,
-                         const std::string& precision) -> absl::StatusOr<int> {
-    auto it = r->table_index_.find(name);
-    if (it != r->table_index_.end()) return it->second;
-    ASSIGN_OR_RETURN(WeightPrecision p, ParseWeightPrecision(precision));
+  ASSIGN_OR_RETURN(
+      ModelTables layout,
+      ResolveModelTables(job, *r->schema_, r->copies_[0].dense->shape()));
+  for (const TableSpec& spec : layout.tables) {
+    ASSIGN_OR_RETURN(WeightPrecision p,
+                     ParseWeightPrecision(spec.serving_precision));
     for (Copy& c : r->copies_) {
-      c.tables.push_back(std::make_unique<ServingTable>(name, dim, p));
+      c.tables.push_back(
+          std::make_unique<ServingTable>(spec.name, spec.dim, p));
     }
-    const int index = static_cast<int>(r->copies_[0].tables.size()) - 1;
-    r->table_index_[name] = index;
-    return index;
-  };
-  const ModelShape& shape = r->copies_[0].dense->shape();
-  for (int s = 0; s < r->schema_->num_slots(); ++s) {
-    const Schema::Slot& slot = r->schema_->slot(s);
-    const TableSpec* spec = job.FindTable(slot.table);
-    if (spec == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("slot '", slot.name, "': no table '", slot.table, "'"));
-    }
-    const SlotShape& need = shape.slots[s];
-    ServingSlot binding;
-    binding.mean = slot.pooling == Pooling::kMean;
-    if (need.embedding_dim > 0) {
-      ASSIGN_OR_RETURN(
-          binding.embedding_table,
-          table_index(spec->name, spec->dim, spec->serving_precision));
-      binding.embedding_dim = need.embedding_dim;
-      binding.embedding_offset = need.embedding_offset;
-    }
-    if (need.needs_wide) {
-      ASSIGN_OR_RETURN(
-          binding.wide_table,
-          table_index(spec->name + "/wide", 1, spec->serving_precision));
-    }
-    r->slots_.push_back(binding);
+    r->table_index_[spec.name] =
+        static_cast<int>(r->copies_[0].tables.size()) - 1;
   }
+  r->slots_ = std::move(layout.slots);
   return r;
 }
 

@@ -46,18 +46,13 @@
 #include "freshet/serve/serving_table.h"
 #include "freshet/sync/delta_batch.h"
 #include "freshet/sync/sync_publisher.h"
+#include "freshet/train/rec_model.h"
 
 namespace freshet {
 
-// Which serving tables a slot reads (indices into the replica's tables; -1:
-// none), and where its pooled row goes in the model input.
-struct ServingSlot {
-  int embedding_table = -1;
-  int wide_table = -1;
-  int embedding_dim = 0;
-  int embedding_offset = 0;
-  bool mean = false;
-};
+// Which serving tables a slot reads: the training model's binding
+// (freshet/train/rec_model.h), over the replica's table list.
+using ServingSlot = SlotBinding;
 
 struct ReplicaStatus {
   uint32_t shard = 0;

@@ -8,6 +8,45 @@
 
 namespace freshet {
 
+absl::StatusOr<ModelTables> ResolveModelTables(const JobConfig& job,
+                                               const Schema& schema,
+                                               const ModelShape& shape) {
+  ModelTables out;
+  absl::flat_hash_map<std::string, int> by_name;
+  auto table_index = [&](const TableSpec& spec) {
+    auto [it, inserted] =
+        by_name.try_emplace(spec.name, static_cast<int>(out.tables.size()));
+    if (inserted) out.tables.push_back(spec);
+    return it->second;
+  };
+  for (int s = 0; s < schema.num_slots(); ++s) {
+    const Schema::Slot& slot = schema.slot(s);
+    const TableSpec* spec = job.FindTable(slot.table);
+    if (spec == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("slot '", slot.name, "': no table '", slot.table, "'"));
+    }
+    const SlotShape& need = shape.slots[s];
+    SlotBinding binding;
+    binding.mean = slot.pooling == Pooling::kMean;
+    if (need.embedding_dim > 0) {
+      binding.embedding_table = table_index(*spec);
+      binding.embedding_dim = need.embedding_dim;
+      binding.embedding_offset = need.embedding_offset;
+    }
+    if (need.needs_wide) {
+      TableSpec wide = *spec;
+      wide.name = spec->name + "/wide";
+      wide.dim = 1;
+      wide.optimizer = job.model.wide_optimizer;
+      wide.initializer.type = "zeros";
+      binding.wide_table = table_index(wide);
+    }
+    out.slots.push_back(binding);
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<RecModel>> RecModel::Create(
     const JobConfig& job, std::shared_ptr<const Schema> schema, uint64_t seed,
     const EmbeddingTableOptions& table_options) {
@@ -25,43 +64,15 @@ absl::StatusOr<std::unique_ptr<RecModel>> RecModel::Create(
   std::unique_ptr<RecModel> model(
       new RecModel(std::move(schema), std::move(dense), std::move(optimizer)));
 
-  const ModelShape& shape = model->dense_->shape();
-  absl::flat_hash_map<std::string, int> by_name;
-  auto table_index = [&](const TableSpec& spec) -> absl::StatusOr<int> {
-    auto it = by_name.find(spec.name);
-    if (it != by_name.end()) return it->second;
+  ASSIGN_OR_RETURN(
+      ModelTables layout,
+      ResolveModelTables(job, *model->schema_, model->dense_->shape()));
+  for (const TableSpec& spec : layout.tables) {
     ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingTable> table,
                      EmbeddingTable::Create(spec, table_options));
     model->tables_.push_back(std::move(table));
-    int index = static_cast<int>(model->tables_.size()) - 1;
-    by_name[spec.name] = index;
-    return index;
-  };
-  for (int s = 0; s < model->schema_->num_slots(); ++s) {
-    const Schema::Slot& slot = model->schema_->slot(s);
-    const TableSpec* spec = job.FindTable(slot.table);
-    if (spec == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("slot '", slot.name, "': no table '", slot.table, "'"));
-    }
-    const SlotShape& need = shape.slots[s];
-    SlotBinding binding;
-    binding.mean = slot.pooling == Pooling::kMean;
-    if (need.embedding_dim > 0) {
-      ASSIGN_OR_RETURN(binding.embedding_table, table_index(*spec));
-      binding.embedding_dim = need.embedding_dim;
-      binding.embedding_offset = need.embedding_offset;
-    }
-    if (need.needs_wide) {
-      TableSpec wide = *spec;
-      wide.name = spec->name + "/wide";
-      wide.dim = 1;
-      wide.optimizer = job.model.wide_optimizer;
-      wide.initializer.type = "zeros";
-      ASSIGN_OR_RETURN(binding.wide_table, table_index(wide));
-    }
-    model->slots_.push_back(binding);
   }
+  model->slots_ = std::move(layout.slots);
   return model;
 }
 
