@@ -85,6 +85,14 @@ struct alignas(64) EmbeddingTable::Stripe {
   // high_water / 64 words, skipping clean words.
   std::vector<uint64_t> dirty[2];
   std::vector<uint64_t> deleted[2];  // keys deleted since collection
+  // The open snapshot's part in this stripe: the rows of the cut not read
+  // yet (a bit per row id), rows copied aside before a change (stride bytes
+  // each) and keys deleted before the cut (kChanged).
+  bool snap_active = false;
+  std::vector<uint64_t> snap;
+  size_t snap_word = 0;  // next word of `snap` to read
+  std::vector<char> snap_rows;
+  std::vector<uint64_t> snap_deleted;
   uint32_t sweep_cursor = 0;
   uint64_t evict_draws = 0;
 
@@ -299,9 +307,39 @@ void EmbeddingTable::MarkDirty(Stripe& s, uint32_t row) {
   if (options_.track_checkpoint) s.dirty[1][row >> 6] |= bit;
 }
 
+void EmbeddingTable::BeforeChange(Stripe& s, uint32_t row) {
+  if (!s.snap_active) [[likely]] {
+    return;
+  }
+  PreserveRow(s, row);
+}
+
+void EmbeddingTable::PreserveRow(Stripe& s, uint32_t row) {
+  const size_t w = row >> 6;
+  const uint64_t bit = uint64_t{1} << (row & 63);
+  if (w >= s.snap.size() || (s.snap[w] & bit) == 0) return;
+  s.snap[w] &= ~bit;
+  // A row id that was free at the cut is marked too (kAll marks every id
+  // below the high water); it has nothing to keep.
+  const char* p = s.arena->Row(row);
+  if ((RowFlags(p) & kLive) == 0) return;
+  s.snap_rows.insert(s.snap_rows.end(), p, p + stride_);
+}
+
+void EmbeddingTable::AppendRow(const char* p, DirtyBatch* out) const {
+  const float* values = reinterpret_cast<const float*>(p + kWeightsOffset);
+  out->keys.push_back(RowKey(p));
+  out->weights.insert(out->weights.end(), values, values + dim_);
+  out->state.insert(out->state.end(), values + dim_,
+                    values + dim_ + optimizer_.StateFloats());
+  out->last_update_ms.push_back(Load<int64_t>(p, kTimeOffset));
+  out->scores.push_back(Load<float>(p, kScoreOffset));
+}
+
 uint32_t EmbeddingTable::InsertRow(Stripe& s, uint64_t key, uint32_t hash32,
                                    int64_t now_ms) {
   const uint32_t row = s.arena->Allocate();
+  BeforeChange(s, row);  // a row created after the cut is not in it
   const size_t words = (s.arena->capacity() + 63) / 64;
   for (int k = 0; k < 2; ++k) {
     const bool tracked =
@@ -321,6 +359,7 @@ uint32_t EmbeddingTable::InsertRow(Stripe& s, uint64_t key, uint32_t hash32,
 }
 
 void EmbeddingTable::DeleteRow(Stripe& s, uint32_t row) {
+  BeforeChange(s, row);
   char* p = s.arena->Row(row);
   const uint64_t key = RowKey(p);
   s.index->Erase(static_cast<uint32_t>(KeyHash(key)), row);
@@ -479,6 +518,7 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
         ++dropped;
         continue;
       }
+      BeforeChange(s, row);
       optimizer_.Update(Weights(p), State(p),
                         grads.data() + static_cast<size_t>(i) * dim_);
       const float value = labels.empty() ? 1.0f : 1.0f + extra * labels[i];
@@ -575,6 +615,103 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
   return added;
 }
 
+absl::Status EmbeddingTable::BeginSnapshot(SnapshotScope scope) {
+  if (snapshot_open()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("table '", spec_.name, "': a snapshot is open already"));
+  }
+  if (scope == SnapshotScope::kChanged && !options_.track_checkpoint) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "table '", spec_.name,
+        "': a snapshot of changed rows needs checkpoint tracking"));
+  }
+  for (uint32_t st = 0; st < num_stripes_; ++st) {
+    Stripe& s = stripes_[st];
+    std::unique_lock lock(s.mu);
+    s.snap_word = 0;
+    s.snap_rows.clear();
+    s.snap_deleted.clear();
+    if (scope == SnapshotScope::kAll) {
+      // Every id below the high water; ids free at the cut are skipped when
+      // read.
+      const uint32_t high_water = s.arena->high_water();
+      s.snap.assign((high_water + 63) / 64, ~uint64_t{0});
+      if (high_water % 64 != 0) {
+        s.snap.back() = (uint64_t{1} << (high_water % 64)) - 1;
+      }
+      if (options_.track_checkpoint) {
+        std::fill(s.dirty[1].begin(), s.dirty[1].end(), 0);
+        s.deleted[1].clear();
+      }
+    } else {
+      s.snap.swap(s.dirty[1]);
+      s.dirty[1].assign(s.snap.size(), 0);
+      s.snap_deleted.swap(s.deleted[1]);
+      s.deleted[1].clear();
+    }
+    s.snap_active = true;
+  }
+  snapshot_stripe_ = 0;
+  snapshot_open_.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+bool EmbeddingTable::ReadSnapshot(DirtyBatch* out, size_t max_rows) {
+  if (!snapshot_open()) return false;
+  max_rows = std::max<size_t>(max_rows, 64);
+  size_t added = 0;
+  while (snapshot_stripe_ < num_stripes_) {
+    Stripe& s = stripes_[snapshot_stripe_];
+    std::unique_lock lock(s.mu);
+    out->deleted_keys.insert(out->deleted_keys.end(), s.snap_deleted.begin(),
+                             s.snap_deleted.end());
+    std::vector<uint64_t>().swap(s.snap_deleted);
+    for (size_t off = 0; off < s.snap_rows.size(); off += stride_) {
+      AppendRow(s.snap_rows.data() + off, out);
+      ++added;
+    }
+    s.snap_rows.clear();
+    while (s.snap_word < s.snap.size() && added < max_rows) {
+      uint64_t word = s.snap[s.snap_word];
+      s.snap[s.snap_word] = 0;
+      while (word != 0) {
+        const uint32_t row =
+            static_cast<uint32_t>(s.snap_word * 64 + std::countr_zero(word));
+        word &= word - 1;
+        const char* p = s.arena->Row(row);
+        if ((RowFlags(p) & kLive) == 0) continue;
+        AppendRow(p, out);
+        ++added;
+      }
+      ++s.snap_word;
+    }
+    if (s.snap_word < s.snap.size()) return true;
+    // Every row of the stripe's cut has been read, and holding the lock, no
+    // change can have copied another aside since.
+    s.snap_active = false;
+    std::vector<uint64_t>().swap(s.snap);
+    std::vector<char>().swap(s.snap_rows);
+    ++snapshot_stripe_;
+    if (added >= max_rows && snapshot_stripe_ < num_stripes_) return true;
+  }
+  snapshot_open_.store(false, std::memory_order_release);
+  return false;
+}
+
+void EmbeddingTable::AbortSnapshot() {
+  for (uint32_t st = 0; st < num_stripes_; ++st) {
+    Stripe& s = stripes_[st];
+    std::unique_lock lock(s.mu);
+    s.snap_active = false;
+    std::vector<uint64_t>().swap(s.snap);
+    std::vector<char>().swap(s.snap_rows);
+    std::vector<uint64_t>().swap(s.snap_deleted);
+    s.snap_word = 0;
+  }
+  snapshot_stripe_ = num_stripes_;
+  snapshot_open_.store(false, std::memory_order_release);
+}
+
 void EmbeddingTable::ForEachRow(
     const std::function<void(const RowView&)>& fn) const {
   const int sf = optimizer_.StateFloats();
@@ -613,7 +750,11 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
   std::unique_lock lock(s.mu);
   const uint32_t hash32 = static_cast<uint32_t>(h);
   uint32_t row = FindRow(s, key, hash32, RowIndex::kNoRow);
-  if (row == RowIndex::kNoRow) row = InsertRow(s, key, hash32, last_update_ms);
+  if (row == RowIndex::kNoRow) {
+    row = InsertRow(s, key, hash32, last_update_ms);
+  } else {
+    BeforeChange(s, row);
+  }
   char* p = s.arena->Row(row);
   std::memcpy(Weights(p), weights.data(), sizeof(float) * dim_);
   if (state.empty()) {

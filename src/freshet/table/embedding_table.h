@@ -45,6 +45,17 @@
 // keys (expiry, eviction, Erase) go to a growable log per kind, and deleting
 // a row clears its bits; a consumer applies a
 // batch's deletions before its rows.
+//
+// Snapshots (checkpoints while updates go on). BeginSnapshot() marks the rows
+// a checkpoint must hold, as they are at that call (the cut): every live row,
+// or the rows changed since the previous checkpoint (it takes the kCheckpoint
+// dirty bits and deleted keys). It costs a pass over per-stripe bitmaps, not
+// over the rows. Until ReadSnapshot() has read a stripe, the first change to
+// a marked row of it (Apply, Restore, delete) copies the row aside before
+// changing it (copy on write per row), and rows created after the cut are
+// unmarked. ReadSnapshot() returns, in chunks, exactly the rows of the cut,
+// however the table changes meanwhile; it holds a stripe's lock only while it
+// copies one chunk. One snapshot at a time per table.
 #ifndef FRESHET_TABLE_EMBEDDING_TABLE_H_
 #define FRESHET_TABLE_EMBEDDING_TABLE_H_
 
@@ -109,6 +120,13 @@ struct RowView {
   float score;
   absl::Span<const float> weights;
   absl::Span<const float> state;
+};
+
+// What BeginSnapshot() captures.
+enum class SnapshotScope {
+  kAll,      // every live row (a full checkpoint)
+  kChanged,  // rows changed and keys deleted since the previous kCheckpoint
+             // collection or snapshot (an incremental checkpoint)
 };
 
 struct TableStats {
@@ -185,6 +203,30 @@ class EmbeddingTable {
   // of rows added. A no-op when that kind of tracking is off.
   size_t CollectDirty(DirtyKind kind, DirtyBatch* out, bool with_state = false);
 
+  // Starts a snapshot (see the file comment) and clears the kCheckpoint
+  // dirty bits and deleted-key log: a later kChanged snapshot is relative to
+  // this one. FailedPrecondition when a snapshot is open or, for kChanged,
+  // when checkpoint tracking is off. Call it while no update of this table is
+  // in flight, for a cut that is one point of the stream.
+  absl::Status BeginSnapshot(SnapshotScope scope);
+
+  // Appends the next rows of the open snapshot to `out` (keys, weights,
+  // state, last update times, scores; deleted keys before rows), about
+  // `max_rows` rows per call at most (rows copied aside are returned whole,
+  // and a bitmap word at a time). Returns whether more may follow: false, and
+  // the snapshot closed, once everything has been returned (the rows of
+  // that last call belong to the snapshot too); false at once when none is
+  // open. Called by one thread at a time.
+  bool ReadSnapshot(DirtyBatch* out, size_t max_rows);
+
+  // Closes the open snapshot early (e.g. its write failed). The dirty bits it
+  // took are gone: the next checkpoint must be full.
+  void AbortSnapshot();
+
+  bool snapshot_open() const {
+    return snapshot_open_.load(std::memory_order_acquire);
+  }
+
   // Calls fn for every row, stripe by stripe, holding each stripe's lock
   // shared. REQUIRES: fn does not call into this table.
   void ForEachRow(const std::function<void(const RowView&)>& fn) const;
@@ -244,6 +286,11 @@ class EmbeddingTable {
   uint32_t InsertRow(Stripe& s, uint64_t key, uint32_t hash32, int64_t now_ms);
   void DeleteRow(Stripe& s, uint32_t row);
   void MarkDirty(Stripe& s, uint32_t row);
+  // Copy on write: called before `row` of `s` changes or is deleted, and
+  // after it is allocated.
+  void BeforeChange(Stripe& s, uint32_t row);
+  void PreserveRow(Stripe& s, uint32_t row);
+  void AppendRow(const char* p, DirtyBatch* out) const;
   bool EvictOne(Stripe& s);
   double DecayedScore(const char* p, int64_t now_ms) const;
   size_t StripeBytesAfterInsert(const Stripe& s) const;
@@ -261,6 +308,9 @@ class EmbeddingTable {
   std::unique_ptr<Stripe[]> stripes_;
   std::atomic<int64_t> watermark_{INT64_MIN};
   std::atomic<uint32_t> sweep_stripe_{0};
+  // The open snapshot: whether there is one, and the next stripe to read.
+  std::atomic<bool> snapshot_open_{false};
+  uint32_t snapshot_stripe_ = 0;  // used by the snapshot's reader only
 };
 
 }  // namespace freshet

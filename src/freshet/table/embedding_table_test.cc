@@ -516,5 +516,209 @@ TEST(EmbeddingTableTest, ConcurrencyStress) {
   EXPECT_LE(s.arena_bytes + s.index_bytes, spec.memory_budget_bytes);
 }
 
+// One row as a snapshot or ForEachRow() sees it.
+struct SnapRow {
+  std::vector<float> weights, state;
+  int64_t last_update_ms;
+  float score;
+  bool operator==(const SnapRow&) const = default;
+};
+using RowMap = std::map<uint64_t, SnapRow>;
+
+RowMap AllRows(const EmbeddingTable& t) {
+  RowMap rows;
+  t.ForEachRow([&](const RowView& r) {
+    rows[r.key] = {std::vector<float>(r.weights.begin(), r.weights.end()),
+                   std::vector<float>(r.state.begin(), r.state.end()),
+                   r.last_update_ms, r.score};
+  });
+  return rows;
+}
+
+// Adds the rows of `batch` to `rows`, failing on a key seen twice.
+void AddSnapshotRows(const EmbeddingTable& t, const DirtyBatch& batch,
+                     RowMap* rows) {
+  const size_t dim = t.dim(), sf = t.state_floats();
+  ASSERT_EQ(batch.weights.size(), batch.keys.size() * dim);
+  ASSERT_EQ(batch.state.size(), batch.keys.size() * sf);
+  for (size_t i = 0; i < batch.keys.size(); ++i) {
+    SnapRow row{std::vector<float>(batch.weights.begin() + i * dim,
+                                   batch.weights.begin() + (i + 1) * dim),
+                std::vector<float>(batch.state.begin() + i * sf,
+                                   batch.state.begin() + (i + 1) * sf),
+                batch.last_update_ms[i], batch.scores[i]};
+    ASSERT_TRUE(rows->emplace(batch.keys[i], std::move(row)).second)
+        << "key " << batch.keys[i] << " returned twice";
+  }
+}
+
+// Changes the table every way a row can change: updates, deletes (erase,
+// expiry), creates and restores.
+void Churn(EmbeddingTable* t, uint64_t round, int64_t now) {
+  std::vector<uint64_t> keys;
+  for (uint64_t k = 0; k < 40; ++k)
+    keys.push_back(Mix64(round * 131 + k) % 3000);
+  std::vector<float> out(keys.size() * t->dim());
+  ASSERT_TRUE(
+      t->Lookup(keys, absl::MakeSpan(out), LookupMode::kTrain, now).ok());
+  std::vector<float> grads(out.size(), 0.25f);
+  ASSERT_TRUE(t->Apply(keys, grads, now).ok());
+  t->Erase(Mix64(round) % 3000);
+  std::vector<float> w(t->dim(), static_cast<float>(round));
+  ASSERT_TRUE(t->Restore(Mix64(round + 7) % 3000, w, {}, now, 2.0f).ok());
+}
+
+TEST(EmbeddingTableTest, SnapshotHoldsTheCutWhileTheTableChanges) {
+  TableSpec spec = Spec(4, "adagrad");
+  spec.ttl_ms = 50;
+  auto t = Make(spec, {.num_stripes = 8});
+  for (uint64_t r = 0; r < 40; ++r) Churn(t.get(), r, static_cast<int64_t>(r));
+  const RowMap cut = AllRows(*t);
+  ASSERT_GT(cut.size(), 500u);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  EXPECT_TRUE(t->snapshot_open());
+  EXPECT_EQ(t->BeginSnapshot(SnapshotScope::kAll).code(),
+            absl::StatusCode::kFailedPrecondition);
+  RowMap got;
+  DirtyBatch batch;
+  uint64_t round = 40;
+  bool more = true;
+  int calls = 0;
+  while (more) {
+    batch.Clear();
+    more = t->ReadSnapshot(&batch, 64);
+    AddSnapshotRows(*t, batch, &got);
+    EXPECT_TRUE(batch.deleted_keys.empty());
+    // Between chunks, everything changes, expiry included.
+    Churn(t.get(), round, static_cast<int64_t>(round));
+    t->ExpireStep(static_cast<int64_t>(round), 200);
+    ++round;
+    ++calls;
+  }
+  EXPECT_GT(calls, 4);
+  EXPECT_FALSE(t->snapshot_open());
+  EXPECT_EQ(got, cut);
+  EXPECT_NE(AllRows(*t), cut);
+  EXPECT_TRUE(t->CheckInvariants().ok());
+}
+
+TEST(EmbeddingTableTest, ChangedSnapshotHoldsTheChangesBeforeTheCut) {
+  auto t = Make(Spec(3, "adagrad"), {.num_stripes = 4});
+  for (uint64_t r = 0; r < 20; ++r) Churn(t.get(), r, 1);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  DirtyBatch batch;
+  while (t->ReadSnapshot(&batch, 1000)) {
+  }
+  const RowMap before = AllRows(*t);
+  // Changes between the two cuts.
+  for (uint64_t r = 20; r < 25; ++r) Churn(t.get(), r, 2);
+  const RowMap at_cut = AllRows(*t);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kChanged).ok());
+  RowMap changed;
+  std::set<uint64_t> deleted;
+  bool more = true;
+  uint64_t round = 25;
+  while (more) {
+    batch.Clear();
+    more = t->ReadSnapshot(&batch, 64);
+    AddSnapshotRows(*t, batch, &changed);
+    deleted.insert(batch.deleted_keys.begin(), batch.deleted_keys.end());
+    Churn(t.get(), round++, 3);
+  }
+  // Replaying the changes on the first cut gives the second.
+  RowMap replay = before;
+  for (uint64_t key : deleted) replay.erase(key);
+  for (const auto& [key, row] : changed) {
+    EXPECT_EQ(at_cut.at(key), row);
+    replay[key] = row;
+  }
+  EXPECT_EQ(replay, at_cut);
+  EXPECT_LT(changed.size(), at_cut.size());
+  // The changes made while reading are the next snapshot's.
+  const RowMap now = AllRows(*t);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kChanged).ok());
+  RowMap next;
+  deleted.clear();
+  more = true;
+  while (more) {
+    batch.Clear();
+    more = t->ReadSnapshot(&batch, 1 << 20);
+    AddSnapshotRows(*t, batch, &next);
+    deleted.insert(batch.deleted_keys.begin(), batch.deleted_keys.end());
+  }
+  replay = at_cut;
+  for (uint64_t key : deleted) replay.erase(key);
+  for (const auto& [key, row] : next) replay[key] = row;
+  EXPECT_EQ(replay, now);
+}
+
+TEST(EmbeddingTableTest, SnapshotAbortAndPreconditions) {
+  auto untracked = Make(Spec(2), {.track_checkpoint = false});
+  EXPECT_EQ(untracked->BeginSnapshot(SnapshotScope::kChanged).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(untracked->BeginSnapshot(SnapshotScope::kAll).ok());
+  untracked->AbortSnapshot();
+  DirtyBatch batch;
+  EXPECT_FALSE(untracked->ReadSnapshot(&batch, 10));
+  EXPECT_TRUE(batch.keys.empty());
+  auto t = Make(Spec(2));
+  Churn(t.get(), 1, 1);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  t->ReadSnapshot(&batch, 64);
+  t->AbortSnapshot();
+  EXPECT_FALSE(t->snapshot_open());
+  Churn(t.get(), 2, 2);  // no copies kept after an abort
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  const RowMap cut = AllRows(*t);
+  RowMap got;
+  bool more = true;
+  while (more) {
+    batch.Clear();
+    more = t->ReadSnapshot(&batch, 64);
+    AddSnapshotRows(*t, batch, &got);
+  }
+  EXPECT_EQ(got, cut);
+}
+
+// A reader thread drains a snapshot while writer threads update the table
+// (run under ThreadSanitizer by make test-tsan).
+TEST(EmbeddingTableTest, SnapshotUnderConcurrentUpdates) {
+  auto t = Make(Spec(8, "adagrad"), {.num_stripes = 16});
+  std::vector<uint64_t> keys(20000);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = Mix64(i + 1);
+  std::vector<float> out(keys.size() * 8);
+  ASSERT_TRUE(t->Lookup(keys, absl::MakeSpan(out), LookupMode::kTrain, 1).ok());
+  const RowMap cut = AllRows(*t);
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  std::atomic<bool> done{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      std::vector<uint64_t> batch_keys(256);
+      std::vector<float> grads(256 * 8, 0.01f);
+      for (uint64_t round = 0; !done.load() && round < 100000; ++round) {
+        for (size_t j = 0; j < batch_keys.size(); ++j) {
+          batch_keys[j] =
+              keys[Mix64(round * 977 + j + w * 1000003) % keys.size()];
+        }
+        ASSERT_TRUE(t->Apply(batch_keys, grads, 2).ok());
+        t->Erase(keys[Mix64(round + w) % keys.size()]);
+      }
+    });
+  }
+  RowMap got;
+  DirtyBatch batch;
+  bool more = true;
+  while (more) {
+    batch.Clear();
+    more = t->ReadSnapshot(&batch, 128);
+    AddSnapshotRows(*t, batch, &got);
+  }
+  done.store(true);
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(got, cut);
+  EXPECT_TRUE(t->CheckInvariants().ok());
+}
+
 }  // namespace
 }  // namespace freshet
