@@ -1,0 +1,305 @@
+#include "freshet/ckpt/chain_reader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "freshet/ckpt/checkpoint.h"
+#include "freshet/data/generator.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Routes the default spdlog logger into a string while alive.
+class LogCapture {
+ public:
+  LogCapture() : saved_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~LogCapture() { spdlog::set_default_logger(saved_); }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> saved_;
+  std::ostringstream out_;
+};
+
+TEST(ChainTableTest, UpsertEraseAndReuse) {
+  ChainTable t("C1", 2, 1);
+  const float a[] = {1, 2}, sa[] = {3};
+  const float b[] = {4, 5}, sb[] = {6};
+  t.Upsert(7, a, sa, 100, 0.5f);
+  t.Upsert(3, b, sb, 200, 1.5f);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_THAT(std::vector<float>(t.Find(7), t.Find(7) + 3),
+              ElementsAre(1, 2, 3));
+  t.Upsert(7, b, sb, 300, 2.5f);  // replaces
+  EXPECT_THAT(std::vector<float>(t.Find(7), t.Find(7) + 3),
+              ElementsAre(4, 5, 6));
+  EXPECT_TRUE(t.Erase(3));
+  EXPECT_FALSE(t.Erase(3));
+  EXPECT_EQ(t.Find(3), nullptr);
+  t.Upsert(9, a, sa, 400, 3.5f);  // takes the erased row's slot
+  EXPECT_THAT(t.SortedKeys(), ElementsAre(7, 9));
+  EXPECT_THAT(std::vector<float>(t.Find(9), t.Find(9) + 3),
+              ElementsAre(1, 2, 3));
+  int rows = 0;
+  t.ForEachRow([&](uint64_t key, absl::Span<const float> w,
+                   absl::Span<const float> s, int64_t last, float score) {
+    ++rows;
+    EXPECT_EQ(w.size(), 2u);
+    EXPECT_EQ(s.size(), 1u);
+    if (key == 9) {
+      EXPECT_EQ(last, 400);
+      EXPECT_EQ(score, 3.5f);
+    } else {
+      EXPECT_EQ(key, 7u);
+      EXPECT_EQ(last, 300);
+    }
+  });
+  EXPECT_EQ(rows, 2);
+}
+
+class ChainReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_chain_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ckpt_ = (dir_ / "ckpt").string();
+    GeneratorOptions opt;
+    opt.kind = GeneratorKind::kCriteo;
+    opt.rows = 600;
+    opt.seed = 5;
+    const std::string data = (dir_ / "criteo.tsv").string();
+    ASSERT_TRUE(GenerateToPath(opt, data).ok());
+    // deepfm: embedding tables and TABLE/wide tables, and a dense part with
+    // optimizer state.
+    auto job = LoadJobConfig(
+        std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml",
+        {"source.path=" + data, "model.type=deepfm", "train.batch_size=32"});
+    ASSERT_TRUE(job.ok()) << job.status();
+    job_ = *job;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Trainer> Train(
+      int64_t examples,
+      std::function<void(RecModel&, int64_t, double)> after_batch = {}) {
+    TrainerOptions opt;
+    opt.max_examples = examples;
+    opt.track_checkpoint = true;
+    opt.after_batch = std::move(after_batch);
+    auto trainer = Trainer::Create(job_, opt);
+    EXPECT_TRUE(trainer.ok()) << trainer.status();
+    absl::Status st = (*trainer)->Run();
+    EXPECT_TRUE(st.ok()) << st;
+    return *std::move(trainer);
+  }
+
+  // Erases `n` rows of each of the model's first tables; returns how many.
+  static int EraseSome(RecModel& m, size_t n) {
+    int erased = 0;
+    for (int t = 0; t < m.num_tables() && t < 4; ++t) {
+      std::vector<uint64_t> keys;
+      m.table(t).ForEachRow([&](const RowView& r) {
+        if (keys.size() < n) keys.push_back(r.key);
+      });
+      for (uint64_t k : keys) erased += m.table(t).Erase(k) ? 1 : 0;
+    }
+    return erased;
+  }
+
+  std::string CkptPath(uint64_t id) const {
+    return (fs::path(ckpt_) / CheckpointDirName(id)).string();
+  }
+
+  fs::path dir_;
+  std::string ckpt_;
+  JobConfig job_;
+};
+
+TEST_F(ChainReaderTest, DigestOfFullPlusIncrementalsEqualsModelDigest) {
+  int written = 0;
+  std::unique_ptr<Trainer> trainer = Train(500, [&](RecModel& model,
+                                                    int64_t examples, double) {
+    if (written == 0 && examples >= 150) {
+      ASSERT_TRUE(WriteFullCheckpoint(ckpt_, model, {"cfg", "150", 1}).ok());
+      ++written;
+    } else if (written == 1 && examples >= 300) {
+      ASSERT_GT(EraseSome(model, 3), 0);
+      ASSERT_TRUE(
+          WriteIncrementalCheckpoint(ckpt_, model, {"cfg", "300", 2}).ok());
+      ++written;
+    }
+  });
+  ASSERT_EQ(written, 2);
+  RecModel& live = trainer->model();
+  ASSERT_GT(EraseSome(live, 5), 0);
+  auto m3 = WriteIncrementalCheckpoint(ckpt_, live, {"cfg", "500", 3});
+  ASSERT_TRUE(m3.ok()) << m3.status();
+  ASSERT_EQ(m3->id, 3u);
+  uint64_t deleted = 0;
+  for (const ManifestFile& f : m3->files) deleted += f.deleted_keys;
+  ASSERT_GT(deleted, 0u);
+
+  Manifest last;
+  auto digest = CheckpointDigest(ckpt_, &last);
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  EXPECT_EQ(*digest, ModelDigest(live));
+  EXPECT_EQ(last.id, 3u);
+  EXPECT_EQ(last.metadata.stream_position, "500");
+
+  auto chain = ReadCheckpointChain(ckpt_);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_THAT(chain->ids, ElementsAre(1, 2, 3));
+  // Tables in the model's order, with the model's rows.
+  ASSERT_EQ(chain->tables.size(), static_cast<size_t>(live.num_tables()));
+  for (int t = 0; t < live.num_tables(); ++t) {
+    const ChainTable& ct = chain->tables[t];
+    EXPECT_EQ(ct.name(), live.table(t).spec().name);
+    EXPECT_EQ(ct.size(), live.table(t).size()) << ct.name();
+    live.table(t).ForEachRow([&](const RowView& r) {
+      const float* row = ct.Find(r.key);
+      ASSERT_NE(row, nullptr);
+      EXPECT_EQ(std::vector<float>(row, row + r.weights.size()),
+                std::vector<float>(r.weights.begin(), r.weights.end()));
+    });
+  }
+  EXPECT_EQ(chain->dense_steps, live.dense_optimizer().steps());
+
+  // One weight changed: the digests differ.
+  int t = 0;
+  while (live.table(t).size() == 0) ++t;
+  uint64_t key = 0;
+  std::vector<float> weights, state;
+  live.table(t).ForEachRow([&](const RowView& r) {
+    if (weights.empty()) {
+      key = r.key;
+      weights.assign(r.weights.begin(), r.weights.end());
+      state.assign(r.state.begin(), r.state.end());
+    }
+  });
+  weights[0] += 0.25f;
+  ASSERT_TRUE(live.table(t).Restore(key, weights, state, 0, 0).ok());
+  EXPECT_NE(*digest, ModelDigest(live));
+  // And a changed dense parameter too.
+  CheckpointChain edited = *std::move(chain);
+  const uint64_t before = ChainDigest(edited);
+  EXPECT_EQ(before, *digest);
+  edited.dense_params[0] += 1.0f;
+  EXPECT_NE(ChainDigest(edited), before);
+}
+
+TEST_F(ChainReaderTest, SkipsADamagedIncrementalAndNamesIt) {
+  std::unique_ptr<Trainer> trainer = Train(300);
+  RecModel& live = trainer->model();
+  ASSERT_TRUE(WriteFullCheckpoint(ckpt_, live, {"cfg", "a", 1}).ok());
+  const uint64_t at_full = ModelDigest(live);
+  EraseSome(live, 2);
+  ASSERT_TRUE(WriteIncrementalCheckpoint(ckpt_, live, {"cfg", "b", 2}).ok());
+  // Damage the incremental's dense file in its last byte (the footer CRC).
+  const std::string dense = (fs::path(CkptPath(2)) / "dense.shard").string();
+  {
+    std::fstream f(dense, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x7f');
+  }
+  LogCapture log;
+  Manifest last;
+  auto digest = CheckpointDigest(ckpt_, &last);
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  EXPECT_EQ(*digest, at_full);
+  EXPECT_EQ(last.id, 1u);
+  EXPECT_THAT(log.text(), HasSubstr(CkptPath(2) + " skipped"));
+  EXPECT_THAT(log.text(), HasSubstr("dense.shard"));
+}
+
+TEST_F(ChainReaderTest, NoCheckpointAndNoGoodOne) {
+  EXPECT_EQ(ReadCheckpointChain(ckpt_).status().code(),
+            absl::StatusCode::kNotFound);
+  std::unique_ptr<Trainer> trainer = Train(100);
+  ASSERT_TRUE(WriteFullCheckpoint(ckpt_, trainer->model(), {}).ok());
+  fs::remove(fs::path(CkptPath(1)) / "dense.shard");
+  LogCapture log;
+  auto chain = ReadCheckpointChain(ckpt_);
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.text(), HasSubstr("missing file"));
+}
+
+// The choice alone, on made-up listings: which checkpoints are used and why
+// the others are not.
+CheckpointInfo Info(uint64_t id, CheckpointKind kind, uint64_t parent = 0,
+                    uint64_t previous = 0) {
+  CheckpointInfo c;
+  c.id = id;
+  c.path = absl::StrFormat("d/ckpt-%d", id);
+  c.manifest.id = id;
+  c.manifest.kind = kind;
+  c.manifest.parent_id = parent;
+  c.manifest.previous_id = previous;
+  return c;
+}
+
+TEST(ChooseChainTest, FollowsTheRestoreRule) {
+  using K = CheckpointKind;
+  std::vector<CheckpointInfo> list = {Info(1, K::kFull),
+                                      Info(2, K::kIncremental, 1, 1),
+                                      Info(3, K::kIncremental, 1, 2),
+                                      Info(4, K::kFull),
+                                      Info(5, K::kIncremental, 4, 4),
+                                      Info(6, K::kIncremental, 4, 4)};
+  auto all_good = [](const CheckpointInfo&) { return absl::OkStatus(); };
+  ChainChoice c = ChooseNewestGoodChain(list, all_good);
+  EXPECT_THAT(c.chain, ElementsAre(3, 4));
+  ASSERT_EQ(c.skipped.size(), 1u);  // 6 does not follow 5
+  EXPECT_EQ(c.skipped[0].first, 5u);
+  EXPECT_THAT(c.skipped[0].second, HasSubstr("does not follow checkpoint 5"));
+
+  // Full 4 damaged: back to 1's chain; 4, 5, 6 skipped, 4 with its reason.
+  std::vector<uint64_t> verified;
+  c = ChooseNewestGoodChain(list, [&](const CheckpointInfo& x) {
+    verified.push_back(x.id);
+    return x.id == 4 ? absl::DataLossError("block 2 bad") : absl::OkStatus();
+  });
+  EXPECT_THAT(c.chain, ElementsAre(0, 1, 2));
+  ASSERT_EQ(c.skipped.size(), 3u);
+  EXPECT_EQ(c.skipped[0].second, "block 2 bad");
+  EXPECT_THAT(c.skipped[1].second, HasSubstr("full checkpoint 4"));
+  EXPECT_THAT(verified, ElementsAre(4, 1, 2, 3));
+
+  // A bad manifest in the middle of a chain ends it.
+  list[2].manifest_status = absl::DataLossError("bad manifest: crc32c");
+  c = ChooseNewestGoodChain(list, [](const CheckpointInfo& x) {
+    return x.id == 4 ? absl::DataLossError("x") : absl::OkStatus();
+  });
+  EXPECT_THAT(c.chain, ElementsAre(0, 1));
+  EXPECT_EQ(c.skipped[0].second, "bad manifest: crc32c");
+
+  // Nothing good: every checkpoint skipped.
+  c = ChooseNewestGoodChain(
+      list, [](const CheckpointInfo&) { return absl::DataLossError("x"); });
+  EXPECT_TRUE(c.chain.empty());
+  EXPECT_EQ(c.skipped.size(), list.size());
+}
+
+}  // namespace
+}  // namespace freshet
