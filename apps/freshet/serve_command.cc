@@ -1,0 +1,305 @@
+// `freshet serve --checkpoint DIR`: serves the newest good checkpoint of a
+// folder, read-only, over the HTTP API of `freshet run` (POST /v1/predict,
+// GET /healthz /statusz /metrics).
+//
+// The serving replica is built from the job's config as `freshet run` builds
+// it; the checkpoint chain is read without a training model (chain_reader.h)
+// and applied as one delta batch of weights (the replica keeps no optimizer
+// state) whose version is the checkpoint's id. A checkpoint whose tables or
+// dense part do not match the config is refused.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "apps/freshet/command.h"
+#include "freshet/base/clock.h"
+#include "freshet/base/config.h"
+#include "freshet/ckpt/chain_reader.h"
+#include "freshet/ckpt/checkpoint.h"
+#include "freshet/data/schema.h"
+#include "freshet/serve/http_server.h"
+#include "freshet/serve/serving_replica.h"
+#include "freshet/sync/delta_batch.h"
+
+namespace freshet {
+namespace {
+
+struct ServeOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string checkpoint;
+  double duration_s = 0;
+  std::optional<int> http_port;
+  std::optional<std::string> bind;
+  std::optional<int64_t> stale_after_ms;
+  std::string port_file;
+};
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Checks that the chain has exactly the replica's tables, with its dims, and
+// its number of dense parameters. The message says what differs.
+absl::Status MatchReplica(const CheckpointChain& chain,
+                          const ServingReplica& replica,
+                          const std::string& model_type,
+                          const std::string& where) {
+  std::vector<int> dims(replica.num_tables());
+  size_t dense_params = 0;
+  replica.Read([&](const ServingReplica::View& v) {
+    for (int i = 0; i < replica.num_tables(); ++i) dims[i] = v.table(i).dim();
+    dense_params = v.dense().num_params();
+  });
+  for (int i = 0; i < replica.num_tables(); ++i) {
+    const ChainTable* t = chain.FindTable(replica.table_name(i));
+    if (t == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, " has no table \"", replica.table_name(i),
+                       "\", which the config's model needs"));
+    }
+    if (t->dim() != dims[i]) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s: table \"%s\" has dim %d, the config's model %d",
+                          where, t->name(), t->dim(), dims[i]));
+    }
+  }
+  for (const ChainTable& t : chain.tables) {
+    bool known = false;
+    for (int i = 0; i < replica.num_tables() && !known; ++i) {
+      known = replica.table_name(i) == t.name();
+    }
+    if (!known) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          where, ": table \"", t.name(), "\" is not in the config's model"));
+    }
+  }
+  if (chain.dense_params.size() != dense_params) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: dense part of %d parameters, the config's model (%s) has %d",
+        where, chain.dense_params.size(), model_type, dense_params));
+  }
+  return absl::OkStatus();
+}
+
+// The chain as one delta batch of weights, emptying the chain's tables as it
+// goes so that the rows are held about once.
+DeltaBatch ToDeltaBatch(CheckpointChain* chain) {
+  DeltaBatch batch;
+  batch.version = chain->last.id;
+  batch.created_unix_us = chain->last.created_unix_ms * 1000;
+  batch.has_dense = true;
+  batch.dense = chain->dense_params;
+  for (ChainTable& t : chain->tables) {
+    DeltaTable d;
+    d.name = t.name();
+    d.dim = t.dim();
+    d.keys = t.SortedKeys();
+    d.weights.resize(d.keys.size() * static_cast<size_t>(t.dim()));
+    float* out = d.weights.data();
+    for (uint64_t key : d.keys) {
+      const float* row = t.Find(key);
+      std::copy(row, row + t.dim(), out);
+      out += t.dim();
+    }
+    t = ChainTable(t.name(), t.dim(), t.state_floats());
+    batch.tables.push_back(std::move(d));
+  }
+  return batch;
+}
+
+int RunServe(const ServeOptions& opt) {
+  std::vector<std::string> overrides = opt.overrides;
+  // The flags are shorthands for config keys, as in `freshet run`.
+  if (opt.http_port) {
+    overrides.push_back(absl::StrCat("serve.port=", *opt.http_port));
+  }
+  if (opt.bind) overrides.push_back("serve.bind=" + *opt.bind);
+  if (opt.stale_after_ms) {
+    overrides.push_back(
+        absl::StrCat("serve.stale_after=", *opt.stale_after_ms, "ms"));
+  }
+  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  if (!job.ok()) {
+    std::cerr << "freshet serve: " << job.status().message() << "\n";
+    return 2;
+  }
+  const ServeSpec& serve = job->serve;
+  absl::StatusOr<std::shared_ptr<const Schema>> schema =
+      Schema::Compile(job->schema);
+  if (!schema.ok()) {
+    std::cerr << "freshet serve: " << schema.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<ServingReplica>> replica =
+      ServingReplica::Create(*job, *schema);
+  if (!replica.ok()) {
+    std::cerr << "freshet serve: " << replica.status().message() << "\n";
+    return 2;
+  }
+
+  std::error_code ec;
+  if (!std::filesystem::is_directory(opt.checkpoint, ec)) {
+    std::cerr << "freshet serve: " << opt.checkpoint << ": no such folder\n";
+    return 1;
+  }
+  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(opt.checkpoint);
+  if (!chain.ok()) {
+    std::cerr << "freshet serve: " << chain.status().message() << "\n";
+    return 1;
+  }
+  const Manifest last = chain->last;
+  const std::vector<uint64_t> ids = chain->ids;
+  const std::string name =
+      (std::filesystem::path(opt.checkpoint) / CheckpointDirName(last.id))
+          .string();
+  if (absl::Status st = MatchReplica(*chain, **replica, job->model.type, name);
+      !st.ok()) {
+    std::cerr << "freshet serve: the checkpoint does not match " << job->path
+              << ": " << st.message() << "\n";
+    return 1;
+  }
+  int64_t rows = 0;
+  for (const ChainTable& t : chain->tables) {
+    rows += static_cast<int64_t>(t.size());
+  }
+  {
+    DeltaBatch batch = ToDeltaBatch(&*chain);
+    chain->dense_state.clear();
+    chain->dense_state.shrink_to_fit();
+    if (absl::Status st = (*replica)->Apply(batch); !st.ok()) {
+      std::cerr << "freshet serve: " << name << ": " << st.message() << "\n";
+      return 1;
+    }
+  }
+
+  HttpServerOptions hopt;
+  hopt.bind = serve.bind;
+  hopt.port = serve.port;
+  hopt.threads = serve.http_threads;
+  hopt.max_body_bytes = serve.max_body_bytes;
+  hopt.predictor.max_candidates = serve.max_candidates;
+  // No sync follows: the checkpoint is not "stale" unless asked to be once
+  // it is older than serve.stale_after.
+  hopt.predictor.stale_after_ms = serve.stale_after_ms > 0
+                                      ? serve.stale_after_ms
+                                      : std::numeric_limits<int64_t>::max();
+  const std::string created = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(last.created_unix_ms),
+      absl::UTCTimeZone());
+  hopt.extra_status = [&](nlohmann::json* st) {
+    (*st)["checkpoint"] = {
+        {"dir", opt.checkpoint},
+        {"id", last.id},
+        {"kind", CheckpointKindName(last.kind)},
+        {"chain", ids},
+        {"created", created},
+        {"created_unix_ms", last.created_unix_ms},
+        {"stream_position", last.metadata.stream_position},
+        {"sync_version", last.metadata.sync_version},
+        {"model_config_hash", last.metadata.model_config_hash},
+        {"rows", rows}};
+  };
+  hopt.extra_metrics = [&](std::string* out) {
+    absl::StrAppendFormat(
+        out,
+        "# HELP freshet_checkpoint_id Id of the checkpoint served\n"
+        "# TYPE freshet_checkpoint_id gauge\nfreshet_checkpoint_id %d\n"
+        "# HELP freshet_checkpoint_created_seconds When the checkpoint "
+        "served was written (Unix time)\n"
+        "# TYPE freshet_checkpoint_created_seconds gauge\n"
+        "freshet_checkpoint_created_seconds %.3f\n",
+        last.id, last.created_unix_ms / 1000.0);
+  };
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start(replica->get(), hopt);
+  if (!server.ok()) {
+    std::cerr << "freshet serve: " << server.status().message() << "\n";
+    return 1;
+  }
+  const int port = (*server)->port();
+  std::fprintf(stderr,
+               "freshet serve: serving %s (chain %s, %lld rows) read-only on "
+               "http://%s:%d (POST /v1/predict, GET /healthz /statusz "
+               "/metrics)\n",
+               name.c_str(), absl::StrJoin(ids, ", ").c_str(),
+               static_cast<long long>(rows), serve.bind.c_str(), port);
+  if (!opt.port_file.empty()) {
+    const std::string tmp = opt.port_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << port << "\n";
+    }
+    std::rename(tmp.c_str(), opt.port_file.c_str());
+  }
+
+  g_stop.store(false);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const double start = MonotonicSeconds();
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (opt.duration_s > 0 && MonotonicSeconds() - start >= opt.duration_s) {
+      break;
+    }
+  }
+  (*server)->Stop();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::printf(
+      "serving      %s: %lld requests, %lld errors, latency p50 %.2f ms "
+      "p99 %.2f ms\n",
+      CheckpointDirName(last.id).c_str(),
+      static_cast<long long>((*server)->requests()),
+      static_cast<long long>((*server)->errors()),
+      (*server)->latency().Percentile(0.5) * 1000,
+      (*server)->latency().Percentile(0.99) * 1000);
+  return 0;
+}
+
+CommandRunner SetupServe(CLI::App& app) {
+  auto opt = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve the newest good checkpoint of a folder, read-only, over the "
+      "HTTP API of `freshet run`");
+  AddConfigOptions(cmd, &opt->config, &opt->overrides);
+  cmd->add_option("--checkpoint", opt->checkpoint,
+                  "Checkpoint folder (holding ckpt-<id> directories)")
+      ->required();
+  cmd->add_option("--duration-s", opt->duration_s,
+                  "Stop after this many seconds (0: until Ctrl-C/SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--http-port", opt->http_port,
+                  "HTTP port, serve.port (default 8080; 0: any free port, "
+                  "see --port-file)");
+  cmd->add_option("--bind", opt->bind,
+                  "Address to listen on, serve.bind (default 127.0.0.1)");
+  cmd->add_option("--stale-after-ms", opt->stale_after_ms,
+                  "Flag responses stale once the checkpoint is older than "
+                  "this, serve.stale_after (default: never)");
+  cmd->add_option("--port-file", opt->port_file,
+                  "Write the HTTP port to this file once listening");
+  return [opt] { return RunServe(*opt); };
+}
+
+FRESHET_REGISTER_COMMAND(20, SetupServe);
+
+}  // namespace
+}  // namespace freshet
