@@ -869,7 +869,8 @@ absl::Status ReadServe(const ConfigReader& r, const YAML::Node& node,
   RETURN_IF_ERROR(
       r.CheckKeys(node, "serve",
                   {"bind", "port", "max_candidates", "max_body_bytes",
-                   "stale_after", "http_threads"}));
+                   "stale_after", "http_threads", "admin_token"}));
+  RETURN_IF_ERROR(r.Get(node, "serve", "admin_token", &s->admin_token));
   RETURN_IF_ERROR(r.Get(node, "serve", "bind", &s->bind));
   RETURN_IF_ERROR(r.Get(node, "serve", "port", &s->port));
   RETURN_IF_ERROR(r.Get(node, "serve", "max_candidates", &s->max_candidates));
@@ -898,6 +899,43 @@ absl::Status ReadServe(const ConfigReader& r, const YAML::Node& node,
     return r.Error(node["http_threads"], "serve.http_threads",
                    absl::StrCat("must be in 1..256, got ", s->http_threads));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCheckpoint(const ConfigReader& r, const YAML::Node& node,
+                            const std::string& dir, CheckpointSpec* c) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  const std::string path = "checkpoint";
+  RETURN_IF_ERROR(r.CheckKeys(node, path,
+                              {"dir", "every_examples", "every", "full_every",
+                               "keep_full", "on_exit", "zstd_level"}));
+  RETURN_IF_ERROR(r.Get(node, path, "dir", &c->dir));
+  RETURN_IF_ERROR(r.Get(node, path, "every_examples", &c->every_examples));
+  RETURN_IF_ERROR(r.GetDurationMs(node, path, "every", &c->every_ms));
+  RETURN_IF_ERROR(r.Get(node, path, "full_every", &c->full_every));
+  RETURN_IF_ERROR(r.Get(node, path, "keep_full", &c->keep_full));
+  RETURN_IF_ERROR(r.Get(node, path, "on_exit", &c->on_exit));
+  RETURN_IF_ERROR(r.Get(node, path, "zstd_level", &c->zstd_level));
+  if (c->every_examples < 0) {
+    return r.Error(node["every_examples"], "checkpoint.every_examples",
+                   absl::StrCat("must be >= 0, got ", c->every_examples));
+  }
+  if (c->every_ms < 0) {
+    return r.Error(node["every"], "checkpoint.every", "must be >= 0");
+  }
+  if (c->full_every < 1) {
+    return r.Error(node["full_every"], "checkpoint.full_every",
+                   absl::StrCat("must be >= 1, got ", c->full_every));
+  }
+  if (c->keep_full < 1) {
+    return r.Error(node["keep_full"], "checkpoint.keep_full",
+                   absl::StrCat("must be >= 1, got ", c->keep_full));
+  }
+  if (c->zstd_level < 1 || c->zstd_level > 19) {
+    return r.Error(node["zstd_level"], "checkpoint.zstd_level",
+                   absl::StrCat("must be in 1..19, got ", c->zstd_level));
+  }
+  c->dir = ResolvePath(dir, c->dir);
   return absl::OkStatus();
 }
 
@@ -1017,9 +1055,10 @@ absl::StatusOr<JobConfig> ParseJobConfig(
   job.path = name;
   job.dir = dir;
   try {
-    RETURN_IF_ERROR(r.CheckKeys(root, "",
-                                {"schema", "table_defaults", "tables", "model",
-                                 "source", "sink", "train", "sync", "serve"}));
+    RETURN_IF_ERROR(
+        r.CheckKeys(root, "",
+                    {"schema", "table_defaults", "tables", "model", "source",
+                     "sink", "train", "sync", "serve", "checkpoint"}));
     RETURN_IF_ERROR(ReadSchema(r, root["schema"], dir, &job.schema));
     RETURN_IF_ERROR(ReadTables(r, root, &job));
     RETURN_IF_ERROR(ReadModel(r, root["model"], &job.model));
@@ -1028,6 +1067,8 @@ absl::StatusOr<JobConfig> ParseJobConfig(
     RETURN_IF_ERROR(ReadTrain(r, root["train"], &job.train));
     RETURN_IF_ERROR(ReadSync(r, root["sync"], &job.sync));
     RETURN_IF_ERROR(ReadServe(r, root["serve"], &job.serve));
+    RETURN_IF_ERROR(
+        ReadCheckpoint(r, root["checkpoint"], dir, &job.checkpoint));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ":", e.mark.line + 1, ": ", e.msg));

@@ -176,6 +176,23 @@ struct ServeSpec {
   int64_t max_body_bytes = 1 << 20;
   int64_t stale_after_ms = 0;  // 0: 5 x sync interval, at least 1 s
   int http_threads = 4;
+  // Bearer token of the admin calls (POST /admin/checkpoint); the
+  // FRESHET_ADMIN_TOKEN environment variable overrides it. Empty: admin
+  // calls are refused.
+  std::string admin_token;
+};
+
+// Checkpoints of `freshet train` and `freshet run` (docs/checkpoints.md).
+struct CheckpointSpec {
+  // Folder of the checkpoints, relative to the job file's folder; empty: no
+  // checkpoints (the --checkpoint-dir flag sets it).
+  std::string dir;
+  int64_t every_examples = 0;  // a checkpoint every N examples; 0: off
+  int64_t every_ms = 0;        // and every this much time; 0: off
+  int full_every = 8;          // every Nth checkpoint is full; 1: all full
+  int keep_full = 2;           // retention: full checkpoints (+ their chains)
+  bool on_exit = true;         // a final checkpoint when training stops
+  int zstd_level = 3;
 };
 
 struct JobConfig {
@@ -189,6 +206,7 @@ struct JobConfig {
   TrainSpec train;
   SyncSpec sync;
   ServeSpec serve;
+  CheckpointSpec checkpoint;
 
   // Returns the table named `name`, or nullptr.
   const TableSpec* FindTable(const std::string& name) const;

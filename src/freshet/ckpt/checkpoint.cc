@@ -119,47 +119,39 @@ absl::StatusOr<uint64_t> HighestId(const std::string& dir) {
   return highest;
 }
 
-absl::Status WriteTableFull(EmbeddingTable& table, ShardWriter& w) {
-  // Take the dirty bits first: a row changed from here on is also in the
-  // next incremental.
-  DirtyBatch discard;
-  table.CollectDirty(DirtyKind::kCheckpoint, &discard, /*with_state=*/false);
-  absl::Status status;
-  table.ForEachRow([&](const RowView& r) {
-    if (!status.ok()) return;
-    status = w.AddRow(r.key, r.last_update_ms, r.score, r.weights, r.state);
-  });
-  return status;
-}
-
-absl::Status WriteTableIncremental(EmbeddingTable& table, ShardWriter& w) {
-  DirtyBatch batch;
-  table.CollectDirty(DirtyKind::kCheckpoint, &batch, /*with_state=*/true);
+// Writes the rows of `table`'s open snapshot.
+absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w) {
   const size_t dim = static_cast<size_t>(table.dim());
   const size_t sf = static_cast<size_t>(table.state_floats());
-  if (batch.weights.size() != batch.keys.size() * dim ||
-      batch.state.size() != batch.keys.size() * sf ||
-      batch.last_update_ms.size() != batch.keys.size() ||
-      batch.scores.size() != batch.keys.size()) {
-    return absl::InternalError(absl::StrCat(
-        table.spec().name, ": dirty batch sizes do not match its keys"));
-  }
-  for (uint64_t key : batch.deleted_keys) {
-    RETURN_IF_ERROR(w.AddDeletedKey(key));
-  }
-  for (size_t i = 0; i < batch.keys.size(); ++i) {
-    RETURN_IF_ERROR(
-        w.AddRow(batch.keys[i], batch.last_update_ms[i], batch.scores[i],
-                 absl::MakeConstSpan(batch.weights).subspan(i * dim, dim),
-                 absl::MakeConstSpan(batch.state).subspan(i * sf, sf)));
+  DirtyBatch batch;
+  bool more = true;
+  while (more) {
+    batch.Clear();
+    more = table.ReadSnapshot(&batch, 4096);
+    if (batch.weights.size() != batch.keys.size() * dim ||
+        batch.state.size() != batch.keys.size() * sf ||
+        batch.last_update_ms.size() != batch.keys.size() ||
+        batch.scores.size() != batch.keys.size()) {
+      return absl::InternalError(absl::StrCat(
+          table.spec().name, ": snapshot batch sizes do not match its keys"));
+    }
+    for (uint64_t key : batch.deleted_keys) {
+      RETURN_IF_ERROR(w.AddDeletedKey(key));
+    }
+    for (size_t i = 0; i < batch.keys.size(); ++i) {
+      RETURN_IF_ERROR(
+          w.AddRow(batch.keys[i], batch.last_update_ms[i], batch.scores[i],
+                   absl::MakeConstSpan(batch.weights).subspan(i * dim, dim),
+                   absl::MakeConstSpan(batch.state).subspan(i * sf, sf)));
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status WriteFiles(const std::string& tmp, RecModel& model,
-                        CheckpointKind kind,
+absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
                         const CheckpointWriteOptions& options,
                         Manifest* manifest) {
+  RecModel& model = cut.model();
   for (int t = 0; t < model.num_tables(); ++t) {
     EmbeddingTable& table = model.table(t);
     ShardHeader h;
@@ -171,37 +163,63 @@ absl::Status WriteFiles(const std::string& tmp, RecModel& model,
     ASSIGN_OR_RETURN(
         std::unique_ptr<ShardWriter> w,
         ShardWriter::Create((fs::path(tmp) / name).string(), h, options.shard));
-    if (kind == CheckpointKind::kFull) {
-      RETURN_IF_ERROR(WriteTableFull(table, *w));
-    } else {
-      RETURN_IF_ERROR(WriteTableIncremental(table, *w));
-    }
+    RETURN_IF_ERROR(WriteTableSnapshot(table, *w));
     ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
     manifest->files.push_back(
         {name, h.name, s.bytes, s.rows, s.deleted_keys, s.crc32c});
   }
-  absl::Span<const float> params = model.dense().params();
-  absl::Span<const float> state = model.dense_optimizer().state();
   ShardHeader h;
   h.type = ShardFileType::kDense;
   h.name = "dense";
-  h.num_params = params.size();
-  h.num_state = state.size();
-  h.steps = model.dense_optimizer().steps();
+  h.num_params = cut.dense_params().size();
+  h.num_state = cut.dense_state().size();
+  h.steps = cut.dense_steps();
   ASSIGN_OR_RETURN(std::unique_ptr<ShardWriter> w,
                    ShardWriter::Create((fs::path(tmp) / kDenseFile).string(), h,
                                        options.shard));
-  RETURN_IF_ERROR(w->AddDenseParams(params));
-  RETURN_IF_ERROR(w->AddDenseState(state));
+  RETURN_IF_ERROR(w->AddDenseParams(cut.dense_params()));
+  RETURN_IF_ERROR(w->AddDenseState(cut.dense_state()));
   ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
   manifest->files.push_back({kDenseFile, "", s.bytes, s.rows, 0, s.crc32c});
   return WriteFileSynced((fs::path(tmp) / kManifestFileName).string(),
                          EncodeManifest(*manifest));
 }
 
-absl::StatusOr<Manifest> WriteCheckpoint(
-    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
-    CheckpointKind kind, const CheckpointWriteOptions& options) {
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModelCut>> ModelCut::Begin(
+    RecModel& model, CheckpointKind kind, const CheckpointMetadata& metadata) {
+  const SnapshotScope scope = kind == CheckpointKind::kFull
+                                  ? SnapshotScope::kAll
+                                  : SnapshotScope::kChanged;
+  std::unique_ptr<ModelCut> cut(new ModelCut(model, kind, metadata));
+  for (int t = 0; t < model.num_tables(); ++t) {
+    // On failure the destructor closes the snapshots opened so far.
+    RETURN_IF_ERROR(model.table(t).BeginSnapshot(scope));
+    cut->opened_ = t + 1;
+  }
+  absl::Span<const float> params = model.dense().params();
+  absl::Span<const float> state = model.dense_optimizer().state();
+  cut->dense_params_.assign(params.begin(), params.end());
+  cut->dense_state_.assign(state.begin(), state.end());
+  cut->dense_steps_ = model.dense_optimizer().steps();
+  return cut;
+}
+
+ModelCut::~ModelCut() { Abort(); }
+
+void ModelCut::Abort() {
+  for (int t = 0; t < opened_; ++t) {
+    if (model_->table(t).snapshot_open()) model_->table(t).AbortSnapshot();
+  }
+  opened_ = 0;
+}
+
+namespace {
+
+absl::StatusOr<Manifest> WriteCutTo(const std::string& dir, ModelCut& cut,
+                                    const CheckpointWriteOptions& options) {
+  const CheckpointKind kind = cut.kind();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -209,7 +227,7 @@ absl::StatusOr<Manifest> WriteCheckpoint(
   }
   Manifest m;
   m.kind = kind;
-  m.metadata = metadata;
+  m.metadata = cut.metadata();
   if (kind == CheckpointKind::kIncremental) {
     ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
     if (list.empty()) {
@@ -239,7 +257,7 @@ absl::StatusOr<Manifest> WriteCheckpoint(
   if (ec) {
     return absl::InternalError(absl::StrCat(tmp, ": create: ", ec.message()));
   }
-  absl::Status status = WriteFiles(tmp, model, kind, options, &m);
+  absl::Status status = WriteFiles(tmp, cut, options, &m);
   if (status.ok()) status = FsyncPath(tmp, /*directory=*/true);
   if (status.ok()) {
     fs::rename(tmp, final_dir, ec);
@@ -398,17 +416,29 @@ std::string CheckpointDirName(uint64_t id) {
   return absl::StrFormat("%s%010d", kDirPrefix, id);
 }
 
+absl::StatusOr<Manifest> WriteCut(const std::string& dir, ModelCut& cut,
+                                  const CheckpointWriteOptions& options) {
+  absl::StatusOr<Manifest> m = WriteCutTo(dir, cut, options);
+  // Whatever a failed write left unread of the snapshots is dropped.
+  cut.Abort();
+  return m;
+}
+
 absl::StatusOr<Manifest> WriteFullCheckpoint(
     const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options) {
-  return WriteCheckpoint(dir, model, metadata, CheckpointKind::kFull, options);
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelCut> cut,
+                   ModelCut::Begin(model, CheckpointKind::kFull, metadata));
+  return WriteCut(dir, *cut, options);
 }
 
 absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
     const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options) {
-  return WriteCheckpoint(dir, model, metadata, CheckpointKind::kIncremental,
-                         options);
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ModelCut> cut,
+      ModelCut::Begin(model, CheckpointKind::kIncremental, metadata));
+  return WriteCut(dir, *cut, options);
 }
 
 absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(

@@ -15,15 +15,16 @@
 // the whole dense part. A chain is a full checkpoint and the incrementals
 // after it; restore applies a chain in id order.
 //
-// Consistency: the writers read the tables while they may change; call them
-// when no update is in flight (e.g. from TrainerOptions::after_batch) for a
-// checkpoint that is one point of the stream. Each writer takes the dirty
-// bits before reading rows, so a row changed during a write is also in the
-// next incremental. A full write compresses and writes each table stripe
-// while holding that stripe's lock shared (EmbeddingTable::ForEachRow), so
-// updates to that stripe wait meanwhile. A write that fails has already taken
-// the dirty bits: the next checkpoint after a failed write must be full.
-// Likewise after Restore() fell back past a damaged checkpoint.
+// Consistency: a checkpoint is a cut of the model at one point of the
+// stream. ModelCut::Begin(), called while no update is in flight (e.g. from
+// TrainerOptions::after_batch), opens a snapshot of every table
+// (EmbeddingTable::BeginSnapshot: a pass over bitmaps, no row is copied) and
+// copies the dense part; WriteCut() then writes the cut's rows while
+// training goes on, the tables copying a row aside only when it changes
+// before it is written. A full cut clears the tables' checkpoint dirty bits;
+// an incremental cut takes them. A write that fails has lost them: the next
+// checkpoint after a failed write must be full, and likewise after Restore()
+// fell back past a damaged checkpoint.
 //
 // Thread safety: one writer per directory at a time. Readers (List, Verify,
 // Restore) may run while a writer publishes: they see only published
@@ -32,11 +33,13 @@
 #define FRESHET_CKPT_CHECKPOINT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
 #include "freshet/train/rec_model.h"
@@ -47,11 +50,56 @@ struct CheckpointWriteOptions {
   ShardWriterOptions shard;
 };
 
+// A cut of a model for one checkpoint: open snapshots of its tables and a
+// copy of its dense parameters and dense optimizer state. Destroying a cut
+// that was not written closes its snapshots. Not thread-safe; one cut of a
+// model at a time.
+class ModelCut {
+ public:
+  // FailedPrecondition when a table has a snapshot open or (incremental)
+  // does not track checkpoint changes.
+  static absl::StatusOr<std::unique_ptr<ModelCut>> Begin(
+      RecModel& model, CheckpointKind kind, const CheckpointMetadata& metadata);
+  ~ModelCut();
+  ModelCut(const ModelCut&) = delete;
+  ModelCut& operator=(const ModelCut&) = delete;
+
+  RecModel& model() const { return *model_; }
+  CheckpointKind kind() const { return kind_; }
+  const CheckpointMetadata& metadata() const { return metadata_; }
+  absl::Span<const float> dense_params() const { return dense_params_; }
+  absl::Span<const float> dense_state() const { return dense_state_; }
+  int64_t dense_steps() const { return dense_steps_; }
+
+  // Closes the snapshots not read yet.
+  void Abort();
+
+ private:
+  ModelCut(RecModel& model, CheckpointKind kind,
+           const CheckpointMetadata& metadata)
+      : model_(&model), kind_(kind), metadata_(metadata) {}
+
+  RecModel* model_;
+  CheckpointKind kind_;
+  CheckpointMetadata metadata_;
+  std::vector<float> dense_params_;
+  std::vector<float> dense_state_;
+  int64_t dense_steps_ = 0;
+  int opened_ = 0;  // tables whose snapshot this cut opened
+};
+
+// Writes `cut` into `dir` (created if absent) as the next checkpoint and
+// returns its manifest; the model may be trained meanwhile. An incremental
+// cut is relative to the newest checkpoint in `dir`: FailedPrecondition when
+// there is none or its manifest is unreadable. The cut is spent either way.
+absl::StatusOr<Manifest> WriteCut(const std::string& dir, ModelCut& cut,
+                                  const CheckpointWriteOptions& options = {});
+
 // "ckpt-0000000042" for 42.
 std::string CheckpointDirName(uint64_t id);
 
 // Writes a full checkpoint of `model` into `dir` (created if absent) and
-// returns its manifest.
+// returns its manifest: ModelCut::Begin() then WriteCut().
 absl::StatusOr<Manifest> WriteFullCheckpoint(
     const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options = {});

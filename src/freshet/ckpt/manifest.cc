@@ -28,6 +28,7 @@ json ToJson(const Manifest& m) {
   j["model_config_hash"] = m.metadata.model_config_hash;
   j["stream_position"] = m.metadata.stream_position;
   j["sync_version"] = m.metadata.sync_version;
+  j["examples"] = m.metadata.examples;
   json files = json::array();
   for (const ManifestFile& f : m.files) {
     files.push_back({{"name", f.name},
@@ -113,6 +114,8 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
     m.metadata.stream_position = j.at(field).get<std::string>();
     field = "sync_version";
     m.metadata.sync_version = j.at(field).get<uint64_t>();
+    field = "examples";  // optional: absent in early manifests
+    m.metadata.examples = j.value(field, int64_t{0});
     field = "files";
     for (const json& f : j.at(field)) {
       ManifestFile mf;

@@ -26,6 +26,7 @@ struct CheckpointMetadata {
   std::string model_config_hash;  // identifies the job's model configuration
   std::string stream_position;    // where to resume the stream
   uint64_t sync_version = 0;      // last sync version published
+  int64_t examples = 0;           // examples trained on up to the cut
 };
 
 struct ManifestFile {

@@ -13,6 +13,7 @@
 #include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/base/worker_pool.h"
+#include "freshet/data/source.h"
 #include "freshet/model/loss.h"
 
 namespace freshet {
@@ -214,7 +215,8 @@ void Trainer::UpdateProgress(double now, bool final) {
   p.records = records_;
   p.malformed = malformed_;
   p.seconds = now - start_;
-  p.examples_per_sec = p.seconds > 0 ? examples_ / p.seconds : 0;
+  p.examples_per_sec =
+      p.seconds > 0 ? (examples_ - resumed_examples_) / p.seconds : 0;
   p.logloss = metrics_->LogLoss();
   p.auc = metrics_->Auc();
   p.calibration = metrics_->Calibration();
@@ -240,7 +242,7 @@ absl::Status Trainer::Run(
 
   absl::Status read_status;
   std::thread reader([&] {
-    int64_t read = 0;
+    int64_t read = examples_;  // max_examples counts resumed ones too
     while (!stop_.load()) {
       std::optional<std::unique_ptr<Batch>> b = free.Pop();
       if (!b) break;
@@ -287,12 +289,12 @@ absl::Status Trainer::Run(
     status = TrainBatch(**b);
     if (!status.ok()) break;
     examples_ += (*b)->size;
-    if (options_.after_batch) {
-      options_.after_batch(*model_, examples_, batch_start);
-    }
     records_ = (*b)->records;
     malformed_ = (*b)->malformed;
     position_ = (*b)->position;
+    if (options_.after_batch) {
+      options_.after_batch(*model_, examples_, batch_start);
+    }
     if (window_log_ && examples_ >= next_window_log_) {
       status = LogWindow((*b)->event_time_ms);
       if (!status.ok()) break;
@@ -315,6 +317,16 @@ absl::Status Trainer::Run(
   if (on_progress) on_progress(progress_);
   RETURN_IF_ERROR(status);
   return read_status;
+}
+
+absl::Status Trainer::Resume(const std::string& position, int64_t examples) {
+  ASSIGN_OR_RETURN(StreamPosition p, StreamPosition::Parse(position));
+  RETURN_IF_ERROR(reader_->Seek(p));
+  examples_ = examples;
+  resumed_examples_ = examples;
+  next_window_log_ = examples;
+  position_ = position;
+  return absl::OkStatus();
 }
 
 uint64_t ModelDigest(const RecModel& model) {

@@ -42,7 +42,8 @@ namespace freshet {
 
 struct TrainerOptions {
   bool deterministic = false;  // overrides train.deterministic when set
-  int64_t max_examples = 0;    // stop after this many; 0: the whole stream
+  int64_t max_examples = 0;    // stop after this many, resumed ones included;
+                               // 0: the whole stream
   double progress_interval_s = 1.0;
   // When set, appends one JSON line per train.window_examples examples to
   // this file: examples, event time, window and cumulative AUC and logloss.
@@ -89,6 +90,17 @@ class Trainer {
   absl::Status Run(
       const std::function<void(const TrainerProgress&)>& on_progress = {});
 
+  // Continues a stream from a checkpoint: seeks the source to `position`
+  // (a StreamPosition string) and counts `examples` as trained already. Call
+  // before Run(), after restoring the model. The progressive metrics start
+  // afresh.
+  absl::Status Resume(const std::string& position, int64_t examples);
+
+  // Examples trained on and the stream position after them: valid inside
+  // after_batch and after Run() returns.
+  int64_t examples() const { return examples_; }
+  const std::string& position() const { return position_; }
+
   // Asks Run() to return soon. Thread-safe.
   void Stop() { stop_.store(true); }
 
@@ -120,6 +132,7 @@ class Trainer {
 
   double start_ = 0;
   int64_t examples_ = 0;
+  int64_t resumed_examples_ = 0;  // examples_ at Resume()
   int64_t records_ = 0;
   int64_t malformed_ = 0;
   std::string position_;

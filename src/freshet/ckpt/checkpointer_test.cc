@@ -1,0 +1,207 @@
+#include "freshet/ckpt/checkpointer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "freshet/data/generator.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_checkpointer_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    GeneratorOptions opt;
+    opt.kind = GeneratorKind::kCriteo;
+    opt.rows = 6000;
+    opt.seed = 11;
+    data_ = (dir_ / "criteo.tsv").string();
+    ASSERT_TRUE(GenerateToPath(opt, data_).ok());
+    auto job =
+        LoadJobConfig(std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml",
+                      {"source.path=" + data_, "model.type=deepfm",
+                       "model.hidden=[16]", "train.deterministic=true"});
+    ASSERT_TRUE(job.ok()) << job.status();
+    job_ = *job;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  TrainerOptions Options(int64_t max_examples = 0) {
+    TrainerOptions o;
+    o.track_sync = false;
+    o.track_checkpoint = true;
+    o.max_examples = max_examples;
+    return o;
+  }
+
+  CheckpointerOptions CkptOptions(const std::string& dir) {
+    CheckpointerOptions o;
+    o.dir = dir;
+    o.full_every = 3;
+    o.keep_full = 10;
+    return o;
+  }
+
+  fs::path dir_;
+  std::string data_;
+  JobConfig job_;
+};
+
+TEST_F(CheckpointerTest, ResumeFromCheckpointsWrittenWhileTrainingIsExact) {
+  uint64_t uninterrupted = 0;
+  {
+    auto t = Trainer::Create(job_, Options());
+    ASSERT_TRUE(t.ok()) << t.status();
+    ASSERT_TRUE((*t)->Run().ok());
+    EXPECT_EQ((*t)->Progress().examples, 6000);
+    uninterrupted = ModelDigest((*t)->model());
+  }
+  const std::string ckpt = (dir_ / "ckpt").string();
+  {
+    // Checkpoints every 800 examples, written while training goes on; the
+    // run stops at 4500 without a final checkpoint.
+    Trainer* trainer = nullptr;
+    Checkpointer* checkpointer = nullptr;
+    TrainerOptions o = Options(4500);
+    o.after_batch = [&](RecModel&, int64_t examples, double) {
+      checkpointer->OnBatch(examples, trainer->position());
+      // Slow training down to the pace of the writes (fsyncs), so that
+      // several checkpoints are cut and written while it goes on.
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    };
+    auto t = Trainer::Create(job_, o);
+    ASSERT_TRUE(t.ok()) << t.status();
+    trainer = t->get();
+    CheckpointerOptions co = CkptOptions(ckpt);
+    co.every_examples = 800;
+    co.model_config_hash = ModelShapeHash(trainer->model());
+    auto c = Checkpointer::Create(&trainer->model(), co);
+    ASSERT_TRUE(c.ok()) << c.status();
+    checkpointer = c->get();
+    ASSERT_TRUE(trainer->Run().ok());
+    c->reset();  // waits for the write in flight
+  }
+  auto list = ListCheckpoints(ckpt);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_GE(list->size(), 3u);
+  int incrementals = 0;
+  for (const CheckpointInfo& info : *list) {
+    ASSERT_TRUE(info.manifest_status.ok());
+    EXPECT_TRUE(VerifyCheckpoint(info.path).ok());
+    if (info.manifest.kind == CheckpointKind::kIncremental) ++incrementals;
+  }
+  EXPECT_GE(incrementals, 1);
+  EXPECT_EQ(list->front().manifest.kind, CheckpointKind::kFull);
+
+  auto t = Trainer::Create(job_, Options());
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto m = RestoreCheckpoint(ckpt, &(*t)->model());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_GE(m->metadata.examples, 3000);
+  EXPECT_LT(m->metadata.examples, 4500);
+  EXPECT_EQ(m->metadata.model_config_hash, ModelShapeHash((*t)->model()));
+  ASSERT_TRUE(
+      (*t)->Resume(m->metadata.stream_position, m->metadata.examples).ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  EXPECT_EQ((*t)->Progress().examples, 6000);
+  EXPECT_EQ(ModelDigest((*t)->model()), uninterrupted);
+}
+
+TEST_F(CheckpointerTest, FinalAndRequestedCheckpointsAfterTrainingStopped) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  auto t = Trainer::Create(job_, Options(2000));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  auto c = Checkpointer::Create(&(*t)->model(), CkptOptions(ckpt));
+  ASSERT_TRUE(c.ok());
+  auto first = (*c)->Final((*t)->examples(), (*t)->position());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->kind, CheckpointKind::kFull);
+  EXPECT_EQ(first->metadata.examples, 2000);
+  // Nothing new since: Final() gives the same checkpoint.
+  auto again = (*c)->Final((*t)->examples(), (*t)->position());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, first->id);
+  // A request after training stopped is served at once.
+  const uint64_t ticket = (*c)->Request();
+  auto requested = (*c)->WaitFor(ticket, 30);
+  ASSERT_TRUE(requested.ok()) << requested.status();
+  EXPECT_GT(requested->id, first->id);
+  EXPECT_EQ(requested->kind, CheckpointKind::kIncremental);
+  const CheckpointerStats stats = (*c)->Stats();
+  EXPECT_EQ(stats.written, 2);
+  EXPECT_EQ(stats.failed, 0);
+  EXPECT_EQ(stats.last_id, requested->id);
+  std::string metrics;
+  (*c)->AppendMetrics(&metrics);
+  EXPECT_NE(metrics.find("freshet_checkpoints_written_total 2\n"),
+            std::string::npos);
+}
+
+TEST_F(CheckpointerTest, FailedWriteIsCountedAndTheNextCheckpointIsFull) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  auto t = Trainer::Create(job_, Options(1000));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  CheckpointerOptions co = CkptOptions(ckpt);
+  co.full_every = 100;
+  auto c = Checkpointer::Create(&(*t)->model(), co);
+  ASSERT_TRUE(c.ok());
+  (*c)->TrainingStopped((*t)->examples(), (*t)->position());
+  auto first = (*c)->WaitFor((*c)->Request(), 30);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // The folder becomes unusable (a file where it was: even root cannot
+  // write into it).
+  const std::string moved = ckpt + ".moved";
+  fs::rename(ckpt, moved);
+  { std::ofstream(ckpt) << "not a folder"; }
+  auto failed = (*c)->WaitFor((*c)->Request(), 30);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ((*c)->Stats().failed, 1);
+  EXPECT_FALSE((*c)->Stats().last_error.empty());
+  std::string metrics;
+  (*c)->AppendMetrics(&metrics);
+  EXPECT_NE(metrics.find("freshet_checkpoint_failures_total 1\n"),
+            std::string::npos);
+  fs::remove(ckpt);
+  fs::rename(moved, ckpt);
+  EXPECT_TRUE(
+      VerifyCheckpoint((fs::path(ckpt) / CheckpointDirName(first->id)).string())
+          .ok());
+  // The failed write took the change bits: the next one is full.
+  auto next = (*c)->WaitFor((*c)->Request(), 30);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->kind, CheckpointKind::kFull);
+  auto restored = Trainer::Create(job_, Options());
+  ASSERT_TRUE(restored.ok());
+  ASSERT_TRUE(RestoreCheckpoint(ckpt, &(*restored)->model()).ok());
+  EXPECT_EQ(ModelDigest((*restored)->model()), ModelDigest((*t)->model()));
+}
+
+TEST_F(CheckpointerTest, RejectsBadOptions) {
+  auto t = Trainer::Create(job_, Options());
+  ASSERT_TRUE(t.ok());
+  CheckpointerOptions o;
+  EXPECT_EQ(Checkpointer::Create(&(*t)->model(), o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.dir = (dir_ / "x").string();
+  o.full_every = 0;
+  EXPECT_EQ(Checkpointer::Create(&(*t)->model(), o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace freshet
