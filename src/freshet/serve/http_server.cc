@@ -17,6 +17,18 @@ void SetError(httplib::Response& res, int status, std::string_view reason) {
                   "application/json");
 }
 
+// Compares in time independent of where the strings differ.
+bool SameToken(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? a[i] : 0;
+    const unsigned char y = i < b.size() ? b[i] : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const ServingReplica* replica,
@@ -73,6 +85,33 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     res.set_content(out.dump(), "application/json");
     self->latency_.Record(MonotonicSeconds() - t0);
   });
+  srv.Post(R"(/admin/([a-z_]+))",
+           [self](const httplib::Request& req, httplib::Response& res) {
+             const std::string name = req.matches[1];
+             if (self->options_.admin_token.empty()) {
+               SetError(res, 403,
+                        "admin calls are off: set serve.admin_token or "
+                        "FRESHET_ADMIN_TOKEN");
+               return;
+             }
+             const std::string auth = req.get_header_value("Authorization");
+             constexpr std::string_view kBearer = "Bearer ";
+             if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
+                 !SameToken(std::string_view(auth).substr(kBearer.size()),
+                            self->options_.admin_token)) {
+               res.set_header("WWW-Authenticate", "Bearer");
+               SetError(res, 401, "missing or wrong admin token");
+               return;
+             }
+             auto it = self->options_.admin.find(name);
+             if (it == self->options_.admin.end()) {
+               SetError(res, 404, absl::StrCat("no admin call named ", name));
+               return;
+             }
+             AdminReply reply = it->second(req.body);
+             res.status = reply.status;
+             res.set_content(reply.body.dump() + "\n", "application/json");
+           });
   srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -5,6 +5,7 @@
 //                        "staleness_ms": n, "degradation": "fresh"}
 //   GET  /healthz     → "ok" (200) while the server runs
 //   GET  /statusz     → JSON: model version, sync lag, table sizes, ...
+//   POST /admin/NAME  admin calls (checkpoint now, ...), with a bearer token
 //   GET  /metrics     → Prometheus text: request latency histogram, sync
 //                       freshness histogram, versions, rows and bytes
 //                       applied, table rows and memory, plus whatever
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,6 +41,12 @@ class Server;
 
 namespace freshet {
 
+// The answer of an admin call.
+struct AdminReply {
+  int status = 200;
+  nlohmann::json body;
+};
+
 struct HttpServerOptions {
   std::string bind = "127.0.0.1";
   int port = 8080;  // 0: any free port (see HttpServer::port())
@@ -49,6 +57,13 @@ struct HttpServerOptions {
   std::function<void(std::string* out)> extra_metrics;
   // Adds fields to /statusz (called per request).
   std::function<void(nlohmann::json* status)> extra_status;
+  // Admin calls: POST /admin/<name> runs admin[name] with the request body,
+  // on a worker thread, when the request carries the header
+  // "Authorization: Bearer <admin_token>". 401 for a missing or wrong token,
+  // 403 when admin_token is empty (admin calls off), 404 for another name.
+  std::string admin_token;
+  std::map<std::string, std::function<AdminReply(const std::string& body)>>
+      admin;
 };
 
 class HttpServer {

@@ -133,5 +133,53 @@ TEST_F(HttpServerTest, HealthStatusAndMetrics) {
   }
 }
 
+TEST_F(HttpServerTest, AdminCallsNeedTheToken) {
+  // Off without a token: 403 with the reason.
+  auto off = client_->Post("/admin/checkpoint", "", "application/json");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->status, 403);
+  EXPECT_NE(off->body.find("admin_token"), std::string::npos);
+
+  server_.reset();
+  HttpServerOptions opt;
+  opt.port = 0;
+  opt.admin_token = "s3cret";
+  int calls = 0;
+  opt.admin["checkpoint"] = [&calls](const std::string&) {
+    ++calls;
+    return AdminReply{200, {{"checkpoint_id", 7}}};
+  };
+  auto server = HttpServer::Start(replica_.get(), opt);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client c("127.0.0.1", (*server)->port());
+  c.set_connection_timeout(5);
+  c.set_read_timeout(5);
+  auto none = c.Post("/admin/checkpoint", "", "application/json");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  httplib::Headers wrong = {{"Authorization", "Bearer s3cres"}};
+  auto bad = c.Post("/admin/checkpoint", wrong, "", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  httplib::Headers longer = {{"Authorization", "Bearer s3cret1"}};
+  auto bad2 = c.Post("/admin/checkpoint", longer, "", "application/json");
+  ASSERT_TRUE(bad2);
+  EXPECT_EQ(bad2->status, 401);
+  EXPECT_EQ(calls, 0);
+  httplib::Headers right = {{"Authorization", "Bearer s3cret"}};
+  auto ok = c.Post("/admin/checkpoint", right, "", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(ok->body)["checkpoint_id"], 7);
+  EXPECT_EQ(calls, 1);
+  auto unknown = c.Post("/admin/reload", right, "", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  // Serving goes on.
+  auto health = c.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace freshet
