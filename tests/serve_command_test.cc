@@ -1,0 +1,264 @@
+// End-to-end tests of `freshet serve --checkpoint DIR`: the newest good
+// checkpoint of a model trained in the test, served over HTTP on 127.0.0.1
+// with an ephemeral port, answers as the model itself does.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "ckpt_test_util.h"
+#include "freshet/data/schema.h"
+#include "freshet/serve/predictor.h"
+#include "freshet/serve/serving_replica.h"
+#include "freshet/sync/sync_publisher.h"
+// Last: it brings <resolv.h>, whose _res macro breaks Eigen.
+#include <httplib.h>
+
+namespace freshet {
+namespace ckpt_test {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class ServeCommandTest : public CheckpointedModelTest {
+ protected:
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    CheckpointedModelTest::TearDown();
+  }
+
+  // Starts `freshet serve ARGS` with stdout and stderr to files.
+  void Start(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {FRESHET_BINARY, "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const std::string out = dir_ / "stdout", err = dir_ / "stderr";
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      (void)!std::freopen(out.c_str(), "w", stdout);
+      (void)!std::freopen(err.c_str(), "w", stderr);
+      std::vector<char*> c;
+      for (std::string& a : argv) c.push_back(a.data());
+      c.push_back(nullptr);
+      ::execv(c[0], c.data());
+      ::_exit(127);
+    }
+  }
+
+  std::vector<std::string> ServeArgs() const {
+    std::vector<std::string> args = {"--config", config_};
+    for (const std::string& o : overrides_) {
+      args.push_back("--set");
+      args.push_back(o);
+    }
+    return args;
+  }
+
+  // Waits for the port file; 0 on timeout or early exit.
+  int WaitForPort(const std::string& port_file, double timeout_s) {
+    const auto end = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < end) {
+      std::ifstream in(port_file);
+      int port = 0;
+      if (in >> port && port > 0) return port;
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return 0;
+  }
+
+  // Waits for the process to exit; its exit code, -1 on timeout or signal.
+  int WaitExit(double timeout_s) {
+    const auto end = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < end) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+
+  // A request built from the first records of the data: the context takes
+  // C1..C13 and I1..I13 of record 0, each candidate C14..C26 of record k.
+  std::string RequestFromData(int candidates) const {
+    std::ifstream in(data_);
+    std::string line;
+    json req = {{"context", json::object()}, {"candidates", json::array()}};
+    for (int k = 0; k < candidates && std::getline(in, line); ++k) {
+      std::vector<std::string> cols = absl::StrSplit(line, '\t');
+      EXPECT_EQ(cols.size(), 40u) << line;
+      if (cols.size() != 40) break;
+      if (k == 0) {
+        for (int i = 1; i <= 13; ++i) {
+          if (!cols[i].empty()) {
+            req["context"]["I" + std::to_string(i)] = std::stod(cols[i]);
+          }
+        }
+        for (int c = 1; c <= 13; ++c) {
+          if (!cols[13 + c].empty()) {
+            req["context"]["C" + std::to_string(c)] = cols[13 + c];
+          }
+        }
+      }
+      json cand = json::object();
+      for (int c = 14; c <= 26; ++c) {
+        if (!cols[13 + c].empty()) cand["C" + std::to_string(c)] = cols[13 + c];
+      }
+      req["candidates"].push_back(cand);
+    }
+    return req.dump();
+  }
+
+  pid_t pid_ = -1;
+};
+
+TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
+  const std::string port_file = dir_ / "port";
+  std::vector<std::string> args = ServeArgs();
+  for (const char* a : {"--http-port", "0", "--duration-s", "120"}) {
+    args.push_back(a);
+  }
+  args.insert(args.end(), {"--checkpoint", ckpt_, "--port-file", port_file});
+  Start(args);
+  const int port = WaitForPort(port_file, 60);
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(10);
+
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  // What the trained model itself predicts: a replica in this process, fed
+  // the whole model by one sync batch, and a Predictor over it.
+  auto schema = Schema::Compile(job_.schema);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto replica = ServingReplica::Create(job_, *schema);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ReplicaSink sink(replica->get());
+  SyncPublisher publisher(&model(), &sink, {});
+  ASSERT_TRUE(publisher.PublishNow().ok());
+  Predictor predictor(replica->get(), {});
+
+  const std::string body = RequestFromData(5);
+  auto parsed = ParsePredictRequest(body, (*replica)->schema(), 1000);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  PredictResult expected;
+  ASSERT_TRUE(predictor.Predict(*parsed, &expected).ok());
+
+  auto res = client.Post("/v1/predict", body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["model_version"], 3);
+  EXPECT_EQ(j["degradation"], "fresh");
+  ASSERT_EQ(j["scores"].size(), expected.scores.size());
+  for (size_t i = 0; i < expected.scores.size(); ++i) {
+    const float got = static_cast<float>(j["scores"][i].get<double>());
+    EXPECT_TRUE(std::isfinite(got));
+    EXPECT_EQ(got, expected.scores[i]) << "candidate " << i;
+  }
+  // The candidates differ, and so do their scores: the comparison above is
+  // not between constants.
+  EXPECT_NE(expected.scores[0], expected.scores[1]);
+
+  auto status = client.Get("/statusz");
+  ASSERT_TRUE(status);
+  json st = json::parse(status->body);
+  EXPECT_EQ(st["model_version"], 3);
+  EXPECT_EQ(st["checkpoint"]["id"], 3);
+  EXPECT_EQ(st["checkpoint"]["stream_position"], "at-500");
+  EXPECT_EQ(st["checkpoint"]["chain"], json::array({1, 2, 3}));
+  EXPECT_EQ(st["checkpoint"]["rows"].get<int64_t>(), model().TotalRows());
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("freshet_checkpoint_id 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("freshet_predict_latency_seconds"));
+
+  auto bad = client.Post("/v1/predict", R"({"candidates": [{"C99": 1}]})",
+                         "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+
+  ::kill(pid_, SIGTERM);
+  EXPECT_EQ(WaitExit(20), 0) << ReadFile(dir_ / "stderr");
+  EXPECT_THAT(ReadFile(dir_ / "stdout"),
+              HasSubstr("ckpt-0000000003: 2 requests"));
+}
+
+TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
+  DamageLargestTable(3);
+  const std::string port_file = dir_ / "port";
+  std::vector<std::string> args = ServeArgs();
+  args.insert(args.end(), {"--checkpoint", ckpt_, "--http-port", "0",
+                           "--port-file", port_file, "--duration-s", "60"});
+  Start(args);
+  const int port = WaitForPort(port_file, 60);
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10);
+  auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["model_version"], 2);
+  ::kill(pid_, SIGINT);
+  EXPECT_EQ(WaitExit(20), 0);
+  EXPECT_THAT(ReadFile(dir_ / "stderr"), HasSubstr(CkptPath(3) + " skipped"));
+}
+
+TEST_F(ServeCommandTest, RefusesACheckpointThatDoesNotMatchTheConfig) {
+  // Another embedding dim.
+  Result r = RunFreshet("serve " + ConfigArgs() +
+                        " --set table_defaults.dim=16 --checkpoint " + ckpt_ +
+                        " --http-port 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("does not match"));
+  EXPECT_THAT(r.output, HasSubstr("dim 8, the config's model 16"));
+
+  // Another model: lr has only the wide tables.
+  r = RunFreshet("serve " + ConfigArgs() + " --set model.type=lr" +
+                 " --checkpoint " + ckpt_ + " --http-port 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is not in the config's model"));
+
+  // No checkpoint there.
+  r = RunFreshet("serve " + ConfigArgs() + " --checkpoint " +
+                 (dir_ / "missing").string() + " --http-port 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("no such folder"));
+  const std::string empty = (dir_ / "empty").string();
+  fs::create_directories(empty);
+  r = RunFreshet("serve " + ConfigArgs() + " --checkpoint " + empty +
+                 " --http-port 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("no checkpoint"));
+}
+
+}  // namespace
+}  // namespace ckpt_test
+}  // namespace freshet
