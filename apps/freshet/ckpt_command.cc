@@ -145,6 +145,15 @@ void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// Whether `dir` is one checkpoint directory rather than a folder of them.
+bool IsCheckpointDir(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / kManifestFileName, ec)) return true;
+  const std::string name = fs::path(dir).lexically_normal().filename().string();
+  if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) return false;
+  return name.find_first_not_of("0123456789", 5) == std::string::npos;
+}
+
 // ---------------------------------------------------------------- ls
 
 int RunLs(const CkptOptions& opt) {
@@ -239,7 +248,10 @@ int RunLs(const CkptOptions& opt) {
     return 0;
   }
   if (entries.empty()) {
-    std::printf("%s: no checkpoints\n", opt.dir.c_str());
+    std::printf("%s: no checkpoints%s\n", opt.dir.c_str(),
+                IsCheckpointDir(opt.dir)
+                    ? " (it is one checkpoint directory: list its folder)"
+                    : "");
     return 0;
   }
   PrintColumns(rows);
@@ -247,15 +259,6 @@ int RunLs(const CkptOptions& opt) {
 }
 
 // ---------------------------------------------------------------- verify
-
-// Whether `dir` is one checkpoint directory rather than a folder of them.
-bool IsCheckpointDir(const std::string& dir) {
-  std::error_code ec;
-  if (fs::exists(fs::path(dir) / kManifestFileName, ec)) return true;
-  const std::string name = fs::path(dir).lexically_normal().filename().string();
-  if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) return false;
-  return name.find_first_not_of("0123456789", 5) == std::string::npos;
-}
 
 std::string ChainText(const std::vector<CheckpointInfo>& list,
                       const std::vector<size_t>& chain) {

@@ -14,6 +14,8 @@
 
 #include "absl/strings/str_format.h"
 #include "freshet/ckpt/checkpoint.h"
+#include "freshet/ckpt/manifest.h"
+#include "freshet/ckpt/shard_file.h"
 #include "freshet/data/generator.h"
 #include "freshet/train/trainer.h"
 
@@ -243,6 +245,121 @@ TEST_F(ChainReaderTest, NoCheckpointAndNoGoodOne) {
   auto chain = ReadCheckpointChain(ckpt_);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(log.text(), HasSubstr("missing file"));
+}
+
+// Hand-written checkpoints of one table "t" (dim 2, one state float): the
+// merge rules on known rows.
+class HandWrittenChainTest : public ::testing::Test {
+ protected:
+  struct Row {
+    uint64_t key;
+    float w0, w1, s;
+  };
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_hand_chain_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    base_ = dir_;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Writes checkpoint `id` into base_. With `deletes_first` false, the deleted
+  // keys are written after the rows (which the format forbids).
+  void Write(uint64_t id, CheckpointKind kind, const std::vector<Row>& rows,
+             const std::vector<uint64_t>& deleted, float dense,
+             bool deletes_first = true) {
+    const fs::path d = base_ / CheckpointDirName(id);
+    fs::create_directories(d);
+    Manifest m;
+    m.id = id;
+    m.kind = kind;
+    if (kind == CheckpointKind::kIncremental) {
+      m.parent_id = 1;
+      m.previous_id = id - 1;
+    }
+    ShardHeader h;
+    h.name = "t";
+    h.dim = 2;
+    h.state_floats = 1;
+    auto w = ShardWriter::Create((d / "table-000.shard").string(), h);
+    ASSERT_TRUE(w.ok()) << w.status();
+    auto add_deleted = [&] {
+      for (uint64_t k : deleted) ASSERT_TRUE((*w)->AddDeletedKey(k).ok());
+    };
+    if (deletes_first) add_deleted();
+    for (const Row& r : rows) {
+      const float wts[] = {r.w0, r.w1};
+      const float st[] = {r.s};
+      ASSERT_TRUE((*w)->AddRow(r.key, 0, 0, wts, st).ok());
+    }
+    if (!deletes_first) add_deleted();
+    auto s = (*w)->Finish();
+    ASSERT_TRUE(s.ok()) << s.status();
+    m.files.push_back({"table-000.shard", "t", s->bytes, s->rows,
+                       s->deleted_keys, s->crc32c});
+    ShardHeader dh;
+    dh.type = ShardFileType::kDense;
+    dh.name = "dense";
+    dh.num_params = 1;
+    dh.num_state = 1;
+    dh.steps = static_cast<int64_t>(id);
+    auto dw = ShardWriter::Create((d / "dense.shard").string(), dh);
+    ASSERT_TRUE(dw.ok()) << dw.status();
+    const float p[] = {dense}, ps[] = {-dense};
+    ASSERT_TRUE((*dw)->AddDenseParams(p).ok());
+    ASSERT_TRUE((*dw)->AddDenseState(ps).ok());
+    auto ds = (*dw)->Finish();
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    m.files.push_back({"dense.shard", "", ds->bytes, ds->rows, 0, ds->crc32c});
+    std::ofstream(d / kManifestFileName) << EncodeManifest(m);
+  }
+
+  fs::path dir_;
+  fs::path base_;  // where Write() writes
+};
+
+TEST_F(HandWrittenChainTest, DeletionsBeforeRowsAndLaterRowsWin) {
+  using K = CheckpointKind;
+  Write(1, K::kFull, {{1, 1, 1, 1}, {2, 2, 2, 2}, {3, 3, 3, 3}}, {}, 10);
+  // Deletes 1 and 2, re-creates 2, updates 3, adds 4.
+  Write(2, K::kIncremental, {{2, 20, 20, 20}, {3, 30, 30, 30}, {4, 4, 4, 4}},
+        {1, 2}, 20);
+  // Deletes 4, a key never seen (99) and updates 2 again.
+  Write(3, K::kIncremental, {{2, 200, 200, 200}}, {4, 99}, 30);
+  auto chain = ReadCheckpointChain(dir_.string());
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_THAT(chain->ids, ElementsAre(1, 2, 3));
+  ASSERT_EQ(chain->tables.size(), 1u);
+  const ChainTable& t = chain->tables[0];
+  EXPECT_THAT(t.SortedKeys(), ElementsAre(2, 3));
+  EXPECT_THAT(std::vector<float>(t.Find(2), t.Find(2) + 3),
+              ElementsAre(200, 200, 200));
+  EXPECT_THAT(std::vector<float>(t.Find(3), t.Find(3) + 3),
+              ElementsAre(30, 30, 30));
+  EXPECT_THAT(chain->dense_params, ElementsAre(30));
+  EXPECT_THAT(chain->dense_state, ElementsAre(-30));
+  EXPECT_EQ(chain->dense_steps, 3);
+  EXPECT_EQ(chain->last.id, 3u);
+
+  // The same final state written as one full checkpoint digests equally.
+  const fs::path other = dir_ / "other";
+  base_ = other;
+  Write(1, K::kFull, {{3, 30, 30, 30}, {2, 200, 200, 200}}, {}, 30);
+  auto a = CheckpointDigest(dir_.string());
+  auto b = CheckpointDigest(other.string());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+}
+
+TEST_F(HandWrittenChainTest, DeletedKeysAfterRowsAreRefused) {
+  using K = CheckpointKind;
+  Write(1, K::kFull, {{1, 1, 1, 1}}, {}, 1);
+  Write(2, K::kIncremental, {{1, 5, 5, 5}}, {1}, 2, /*deletes_first=*/false);
+  auto chain = ReadCheckpointChain(dir_.string());
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(chain.status().message(), HasSubstr("deleted keys after rows"));
 }
 
 // The choice alone, on made-up listings: which checkpoints are used and why
