@@ -145,11 +145,17 @@ void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// The last component of `path`, trailing slashes ignored.
+std::string BaseName(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return fs::path(path).filename().string();
+}
+
 // Whether `dir` is one checkpoint directory rather than a folder of them.
 bool IsCheckpointDir(const std::string& dir) {
   std::error_code ec;
   if (fs::exists(fs::path(dir) / kManifestFileName, ec)) return true;
-  const std::string name = fs::path(dir).lexically_normal().filename().string();
+  const std::string name = BaseName(dir);
   if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) return false;
   return name.find_first_not_of("0123456789", 5) == std::string::npos;
 }
@@ -278,8 +284,7 @@ int RunVerify(const CkptOptions& opt) {
   }
   if (!CheckFolder("verify", opt.dir)) return 2;
   if (IsCheckpointDir(opt.dir)) {
-    const std::string name =
-        fs::path(opt.dir).lexically_normal().filename().string();
+    const std::string name = BaseName(opt.dir);
     absl::Status st = VerifyCheckpoint(opt.dir);
     if (st.ok()) {
       std::printf("%s ok\n", name.c_str());
