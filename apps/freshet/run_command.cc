@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -18,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/freshet/checkpointing.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
 #include "freshet/data/schema.h"
@@ -45,6 +48,7 @@ struct RunOptions {
   std::optional<int> http_threads;
   std::string port_file;
   std::string freshness_json;
+  std::string checkpoint_dir;
 };
 
 std::atomic<bool> g_stop{false};
@@ -88,6 +92,14 @@ int RunRun(const RunOptions& opt) {
     return 2;
   }
   if (!opt.data.empty()) job->source.path = opt.data;
+  if (!opt.checkpoint_dir.empty()) {
+    job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
+  }
+  const bool checkpoints = !job->checkpoint.dir.empty();
+  if (const char* token = std::getenv("FRESHET_ADMIN_TOKEN");
+      token != nullptr && token[0] != '\0') {
+    job->serve.admin_token = token;
+  }
   const double sync_interval_ms = static_cast<double>(job->sync.interval_ms);
   const ServeSpec& serve = job->serve;
   // Paths in the job are already resolved against its folder.
@@ -108,12 +120,23 @@ int RunRun(const RunOptions& opt) {
   // The publisher needs the trainer's model and the trainer needs the hook:
   // the hook reaches the publisher through this pointer, set before Run().
   std::atomic<SyncPublisher*> publisher_ptr{nullptr};
+  std::atomic<JobCheckpoints*> ckpt_ptr{nullptr};
   TrainerOptions topt;
   topt.progress_interval_s = 0.25;
-  topt.after_batch = [&publisher_ptr](RecModel& model, int64_t examples,
-                                      double batch_start_s) {
-    if (SyncPublisher* p = publisher_ptr.load(std::memory_order_acquire)) {
-      p->OnBatch(model, examples, batch_start_s);
+  topt.track_checkpoint = checkpoints;
+  topt.after_batch = [&publisher_ptr, &ckpt_ptr](RecModel& model,
+                                                 int64_t examples,
+                                                 double batch_start_s) {
+    SyncPublisher* p = publisher_ptr.load(std::memory_order_acquire);
+    if (p != nullptr) p->OnBatch(model, examples, batch_start_s);
+    if (JobCheckpoints* c = ckpt_ptr.load(std::memory_order_acquire)) {
+      c->OnBatch(p != nullptr ? p->stats().last_version : 0);
+    }
+  };
+  topt.on_idle = [&publisher_ptr, &ckpt_ptr](RecModel&) {
+    if (JobCheckpoints* c = ckpt_ptr.load(std::memory_order_acquire)) {
+      SyncPublisher* p = publisher_ptr.load(std::memory_order_acquire);
+      c->OnBatch(p != nullptr ? p->stats().last_version : 0);
     }
   };
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
@@ -122,10 +145,26 @@ int RunRun(const RunOptions& opt) {
     std::cerr << "freshet run: " << trainer.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<JobCheckpoints> ckpt;
+  if (checkpoints) {
+    absl::StatusOr<std::unique_ptr<JobCheckpoints>> c =
+        JobCheckpoints::Start(*job, trainer->get());
+    if (!c.ok()) {
+      std::cerr << "freshet run: " << c.status().message() << "\n";
+      return 1;
+    }
+    ckpt = std::move(*c);
+    if (ckpt->resumed()) {
+      std::fprintf(stderr, "freshet run: resumed from %s at %lld examples\n",
+                   DescribeCheckpoint(*ckpt->resumed()).c_str(),
+                   static_cast<long long>(ckpt->resumed()->metadata.examples));
+    }
+  }
   SyncPublisherOptions sopt;
   sopt.interval_s = sync_interval_ms / 1000.0;
   SyncPublisher publisher(&(*trainer)->model(), &sink, sopt);
   publisher_ptr.store(&publisher, std::memory_order_release);
+  ckpt_ptr.store(ckpt.get(), std::memory_order_release);
   // Version 1: the initial model, before the first training batch.
   if (absl::StatusOr<uint64_t> v = publisher.PublishNow(); !v.ok()) {
     std::cerr << "freshet run: first sync failed: " << v.status().message()
@@ -184,6 +223,7 @@ int RunRun(const RunOptions& opt) {
     line("freshet_sync_last_cut_seconds", "gauge",
          "Time to collect, encode and apply the last delta batch",
          s.last_cut_seconds);
+    if (ckpt) ckpt->checkpointer().AppendMetrics(out);
   };
   hopt.extra_status = [&](nlohmann::json* st) {
     TrainerProgress p;
@@ -202,6 +242,36 @@ int RunRun(const RunOptions& opt) {
                          {"done", training_done.load()}};
     (*st)["sync"]["published_version"] = s.last_version;
     (*st)["sync"]["interval_ms"] = sync_interval_ms;
+    if (ckpt) {
+      const CheckpointerStats c = ckpt->checkpointer().Stats();
+      (*st)["checkpoint"] = {
+          {"dir", ckpt->dir()},       {"written", c.written},
+          {"failed", c.failed},       {"last_id", c.last_id},
+          {"last_kind", c.last_kind}, {"last_error", c.last_error},
+          {"writing", c.writing}};
+    }
+  };
+  hopt.admin_token = serve.admin_token;
+  hopt.admin["checkpoint"] = [&ckpt](const std::string&) {
+    if (!ckpt) {
+      return AdminReply{409,
+                        {{"error",
+                          "no checkpoint folder: start with --checkpoint-dir "
+                          "or set checkpoint.dir"}}};
+    }
+    const uint64_t ticket = ckpt->checkpointer().Request();
+    absl::StatusOr<Manifest> m = ckpt->checkpointer().WaitFor(ticket, 300);
+    if (!m.ok()) {
+      return AdminReply{500, {{"error", std::string(m.status().message())}}};
+    }
+    return AdminReply{200,
+                      {{"checkpoint_id", m->id},
+                       {"kind", CheckpointKindName(m->kind)},
+                       {"path", (std::filesystem::path(ckpt->dir()) /
+                                 CheckpointDirName(m->id))
+                                    .string()},
+                       {"examples", m->metadata.examples},
+                       {"stream_position", m->metadata.stream_position}}};
   };
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(replica->get(), hopt);
@@ -233,6 +303,19 @@ int RunRun(const RunOptions& opt) {
       std::lock_guard<std::mutex> lock(progress_mu);
       progress = p;
     });
+    // Training stopped (end of stream, SIGTERM, Ctrl-C, --duration-s): the
+    // final checkpoint, while serving goes on.
+    if (ckpt && train_status.ok()) {
+      std::optional<absl::StatusOr<Manifest>> final =
+          ckpt->Finish(publisher.stats().last_version);
+      if (final && final->ok()) {
+        std::fprintf(stderr, "freshet run: final checkpoint %s\n",
+                     DescribeCheckpoint(**final).c_str());
+      } else if (final) {
+        std::fprintf(stderr, "freshet run: final checkpoint failed: %s\n",
+                     std::string(final->status().message()).c_str());
+      }
+    }
     training_done.store(true);
   });
 
@@ -355,6 +438,10 @@ CommandRunner SetupRun(CLI::App& app) {
                   "least 1000)");
   cmd->add_option("--http-threads", opt->http_threads,
                   "HTTP worker threads, serve.http_threads (default 4)");
+  cmd->add_option("--checkpoint-dir", opt->checkpoint_dir,
+                  "Checkpoint folder (checkpoint.dir): resume from its newest "
+                  "good checkpoint, write checkpoints per the job's "
+                  "checkpoint section, on POST /admin/checkpoint and on exit");
   cmd->add_option("--port-file", opt->port_file,
                   "Write the HTTP port to this file once listening");
   cmd->add_option("--freshness-json", opt->freshness_json,

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -12,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/freshet/checkpointing.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
 #include "freshet/train/trainer.h"
@@ -29,6 +32,7 @@ struct TrainOptions {
   int64_t max_examples = 0;
   std::string metrics_json;
   std::string window_log;
+  std::string checkpoint_dir;
 };
 
 std::atomic<Trainer*> g_trainer{nullptr};
@@ -93,7 +97,19 @@ int RunTrain(const TrainOptions& opt) {
     return 2;
   }
   if (!opt.data.empty()) job->source.path = opt.data;
+  if (!opt.checkpoint_dir.empty()) {
+    job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
+  }
+  const bool checkpoints = !job->checkpoint.dir.empty();
+  JobCheckpoints* ckpt_ptr = nullptr;  // set before Run()
   TrainerOptions topt;
+  topt.track_checkpoint = checkpoints;
+  if (checkpoints) {
+    topt.after_batch = [&ckpt_ptr](RecModel&, int64_t, double) {
+      ckpt_ptr->OnBatch();
+    };
+    topt.on_idle = [&ckpt_ptr](RecModel&) { ckpt_ptr->OnBatch(); };
+  }
   topt.deterministic = opt.deterministic;
   topt.max_examples = opt.max_examples;
   topt.window_log = opt.window_log;
@@ -104,6 +120,22 @@ int RunTrain(const TrainOptions& opt) {
   if (!trainer.ok()) {
     std::cerr << "freshet train: " << trainer.status().message() << "\n";
     return 2;
+  }
+  std::unique_ptr<JobCheckpoints> ckpt;
+  if (checkpoints) {
+    absl::StatusOr<std::unique_ptr<JobCheckpoints>> c =
+        JobCheckpoints::Start(*job, trainer->get());
+    if (!c.ok()) {
+      std::cerr << "freshet train: " << c.status().message() << "\n";
+      return 1;
+    }
+    ckpt = std::move(*c);
+    ckpt_ptr = ckpt.get();
+    if (ckpt->resumed()) {
+      std::fprintf(stderr, "resumed from %s at %lld examples\n",
+                   DescribeCheckpoint(*ckpt->resumed()).c_str(),
+                   static_cast<long long>(ckpt->resumed()->metadata.examples));
+    }
   }
   g_trainer.store(trainer->get());
   std::signal(SIGINT, OnSignal);
@@ -124,6 +156,26 @@ int RunTrain(const TrainOptions& opt) {
   if (!status.ok()) {
     std::cerr << "freshet train: " << status.message() << "\n";
     return 1;
+  }
+  // Training stopped (end of stream, SIGTERM, Ctrl-C): the final checkpoint.
+  bool checkpoint_failed = false;
+  std::string checkpoint_line;
+  if (ckpt) {
+    std::optional<absl::StatusOr<Manifest>> final = ckpt->Finish();
+    if (final && final->ok()) {
+      checkpoint_line =
+          absl::StrCat(DescribeCheckpoint(**final), " in ", ckpt->dir());
+    } else if (final) {
+      checkpoint_failed = true;
+      std::cerr << "freshet train: final checkpoint failed: "
+                << final->status().message() << "\n";
+    }
+    const CheckpointerStats cs = ckpt->checkpointer().Stats();
+    if (cs.failed > 0) {
+      std::cerr << "freshet train: " << cs.failed
+                << " checkpoint write(s) failed; last error: " << cs.last_error
+                << "\n";
+    }
   }
 
   const TrainerProgress p = (*trainer)->Progress();
@@ -149,6 +201,9 @@ int RunTrain(const TrainOptions& opt) {
               HumanBytes(p.table_bytes).c_str());
   std::printf("digest       %016llx\n",
               static_cast<unsigned long long>(digest));
+  if (!checkpoint_line.empty()) {
+    std::printf("checkpoint   %s\n", checkpoint_line.c_str());
+  }
   if (!opt.metrics_json.empty()) {
     std::ofstream out(opt.metrics_json);
     out << ToJson(p, digest, dense_gflops).dump(2) << "\n";
@@ -157,7 +212,7 @@ int RunTrain(const TrainOptions& opt) {
       return 1;
     }
   }
-  return 0;
+  return checkpoint_failed ? 1 : 0;
 }
 
 CommandRunner SetupTrain(CLI::App& app) {
@@ -178,6 +233,10 @@ CommandRunner SetupTrain(CLI::App& app) {
   cmd->add_option("--max-examples", opt->max_examples,
                   "Stop after this many examples (0: the whole stream)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--checkpoint-dir", opt->checkpoint_dir,
+                  "Checkpoint folder (checkpoint.dir): resume from its newest "
+                  "good checkpoint, write checkpoints per the job's "
+                  "checkpoint section and a final one on exit");
   cmd->add_option("--metrics-json", opt->metrics_json,
                   "Write the final metrics as one JSON object to this file");
   cmd->add_option("--window-log", opt->window_log,

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace freshet {
 
@@ -41,6 +42,19 @@ class BoundedQueue {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &BoundedQueue::CanPop));
     if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    return item;
+  }
+
+  // Pop() waiting at most `timeout`; nullopt with *timed_out set when no
+  // item came in time.
+  std::optional<T> PopFor(absl::Duration timeout, bool* timed_out) {
+    absl::MutexLock lock(&mu_);
+    *timed_out = !mu_.AwaitWithTimeout(
+        absl::Condition(this, &BoundedQueue::CanPop), timeout);
+    if (items_.empty()) return std::nullopt;
+    *timed_out = false;
     T item = std::move(items_.front());
     items_.pop_front();
     return item;

@@ -88,9 +88,14 @@ void Checkpointer::OnBatch(int64_t examples, const std::string& position,
   std::lock_guard lock(mu_);
   if (pending_ != nullptr || writing_) return;
   bool due = requested_ > cut_ticket_;
-  if (options_.every_examples > 0 && examples >= next_examples_) due = true;
+  // The triggers wait for new examples: an idle stream is not checkpointed
+  // again and again.
+  const bool progressed = examples != last_cut_examples_;
+  if (options_.every_examples > 0 && examples >= next_examples_ && progressed) {
+    due = true;
+  }
   const double now = MonotonicSeconds();
-  if (options_.every_ms > 0 && now >= next_time_s_) due = true;
+  if (options_.every_ms > 0 && now >= next_time_s_ && progressed) due = true;
   if (!due) return;
   if (options_.every_examples > 0) {
     next_examples_ = examples + options_.every_examples;
@@ -128,7 +133,7 @@ void Checkpointer::CutLocked(int64_t examples, const std::string& position,
   }
   pending_ = std::move(*cut);
   pending_ticket_ = ticket;
-  last_position_ = position;
+  last_cut_examples_ = examples;
   cv_.notify_all();
 }
 

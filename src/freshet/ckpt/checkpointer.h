@@ -1,13 +1,13 @@
 // Checkpointer: when a training job writes checkpoints, and the writing.
 //
-// The trainer calls OnBatch() after each batch, while no update is in
-// flight. When a checkpoint is due (every N examples, every T of wall time,
-// or asked for by Request()) and no write is running, OnBatch() takes a cut
-// of the model (ModelCut::Begin: the only pause of training, a pass over the
-// tables' bitmaps and a copy of the dense part) and hands it to a writer
-// thread, which writes it while training goes on and then applies
-// retention. A checkpoint due while a write runs is taken at the first batch
-// after that write.
+// The trainer calls OnBatch() after each batch (and while it waits for a
+// followed stream), while no update is in flight. When a checkpoint is due
+// (every N examples, every T of wall time, or asked for by Request()) and no
+// write is running, OnBatch() takes a cut of the model (ModelCut::Begin: the
+// only pause of training, a pass over the tables' bitmaps and a copy of the
+// dense part) and hands it to a writer thread, which writes it while training
+// goes on and then applies retention. A checkpoint due while a write runs is
+// taken at the first batch after that write.
 //
 // Kind: the first checkpoint of a Checkpointer is full (so a chain never
 // builds on a checkpoint this process did not write or restore exactly), so
@@ -138,7 +138,7 @@ class Checkpointer {
   int since_full_ = 0;
   int64_t next_examples_ = 0;
   double next_time_s_ = 0;
-  std::string last_position_;  // of the newest cut
+  int64_t last_cut_examples_ = -1;  // of the newest cut
   int64_t stopped_examples_ = 0;
   std::string stopped_position_;
   uint64_t stopped_sync_version_ = 0;

@@ -140,6 +140,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                  absl::StrCat("request body exceeds the limit of ",
                               self->options_.max_body_bytes, " bytes"));
         break;
+      case 400:
+        SetError(res, 400,
+                 "bad request (a POST needs a Content-Length header; with "
+                 "curl, pass -d '')");
+        break;
       default:
         SetError(res, res.status, "bad request");
     }

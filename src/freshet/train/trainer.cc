@@ -282,7 +282,14 @@ absl::Status Trainer::Run(
   double last_progress = start_;
   absl::Status status;
   while (true) {
-    std::optional<std::unique_ptr<Batch>> b = full.Pop();
+    bool idle = false;
+    std::optional<std::unique_ptr<Batch>> b =
+        full.PopFor(absl::Milliseconds(100), &idle);
+    if (!b && idle && !stop_.load()) {
+      // Waiting for the stream (follow mode): a safe point all the same.
+      if (options_.on_idle) options_.on_idle(*model_);
+      continue;
+    }
     if (!b) break;
     if (stop_.load()) break;
     const double batch_start = MonotonicSeconds();

@@ -59,6 +59,9 @@ struct TrainerOptions {
   // batch entered the compute stage.
   std::function<void(RecModel& model, int64_t examples, double batch_start_s)>
       after_batch;
+  // Called on the compute thread about every 100 ms while no batch is ready
+  // (a followed stream with nothing new), with no update in flight.
+  std::function<void(RecModel& model)> on_idle;
 };
 
 // A snapshot of a running or finished training pass.
