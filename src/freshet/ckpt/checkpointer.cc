@@ -131,6 +131,7 @@ void Checkpointer::CutLocked(int64_t examples, const std::string& position,
     cv_.notify_all();
     return;
   }
+  ++stats_.cuts;
   pending_ = std::move(*cut);
   pending_ticket_ = ticket;
   last_cut_examples_ = examples;

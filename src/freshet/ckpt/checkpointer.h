@@ -65,6 +65,7 @@ CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
 std::string ModelShapeHash(const RecModel& model);
 
 struct CheckpointerStats {
+  int64_t cuts = 0;     // cuts taken
   int64_t written = 0;  // checkpoints published
   int64_t full_written = 0;
   int64_t failed = 0;  // writes that failed

@@ -1,0 +1,233 @@
+// checkpoint_bench: what checkpoints cost a training job: the pause of
+// training at each cut, and training throughput while checkpoints are
+// written, against the same run without them.
+//
+// A trainer (examples/synthetic.yaml: the generator's Criteo-shaped stream,
+// deepfm, dim 16, adagrad) first gets --rows rows spread over its tables,
+// then trains for three phases of --seconds each: (1) no checkpoints,
+// (2) full checkpoints back to back (a new cut as soon as the previous write
+// is published; the worst case), (3) no checkpoints again. Phases 1 and 3
+// are the baseline (their mean), so drift of the machine shows. The pause
+// of a cut is the time of Checkpointer::OnBatch() when it cut (ModelCut::
+// Begin: the tables' snapshot bitmaps and the dense copy), on the training
+// thread; batch times are from a batch entering the compute stage to the
+// end of its after_batch hook.
+//
+//   checkpoint_bench [--rows 10000000] [--seconds 15] [--threads 2]
+//                    [--model deepfm] [--dim 16] [--full-every 1]
+//                    [--dir out/bench/ckpt]       (from the repository root)
+// Unknown flags (e.g. scripts/bench.sh's --benchmark_*) are ignored.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "freshet/base/clock.h"
+#include "freshet/base/hash.h"
+#include "freshet/ckpt/checkpointer.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Flags {
+  int64_t rows = 10000000;
+  double seconds = 15;
+  int threads = 2;
+  std::string model = "deepfm";
+  int dim = 16;
+  int full_every = 1;
+  std::string dir = "out/bench/ckpt";
+};
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; ++i) {
+    const std::string a = argv[i];
+    const char* v = argv[i + 1];
+    if (a == "--rows") {
+      f.rows = std::atoll(v);
+    } else if (a == "--seconds") {
+      f.seconds = std::atof(v);
+    } else if (a == "--threads") {
+      f.threads = std::atoi(v);
+    } else if (a == "--model") {
+      f.model = v;
+    } else if (a == "--dim") {
+      f.dim = std::atoi(v);
+    } else if (a == "--full-every") {
+      f.full_every = std::atoi(v);
+    } else if (a == "--dir") {
+      f.dir = v;
+    } else {
+      continue;
+    }
+    ++i;
+  }
+  return f;
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
+  return v[i];
+}
+
+// Gives the tables `rows` rows in all, keys disjoint from the stream's.
+void Fill(RecModel& model, int64_t rows) {
+  const int n = model.num_tables();
+  const int64_t per_table = rows / n;
+  std::vector<uint64_t> keys;
+  std::vector<float> out;
+  for (int t = 0; t < n; ++t) {
+    EmbeddingTable& table = model.table(t);
+    for (int64_t done = 0; done < per_table;) {
+      const int64_t chunk = std::min<int64_t>(65536, per_table - done);
+      keys.resize(chunk);
+      for (int64_t i = 0; i < chunk; ++i) {
+        keys[i] = Mix64(0xF111ULL + static_cast<uint64_t>(t) * (1ULL << 40) +
+                        static_cast<uint64_t>(done + i)) |
+                  (1ULL << 63);
+      }
+      out.resize(keys.size() * table.dim());
+      if (!table.Lookup(keys, absl::MakeSpan(out), LookupMode::kTrain, 0)
+               .ok()) {
+        std::fprintf(stderr, "fill failed\n");
+        std::exit(1);
+      }
+      done += chunk;
+    }
+  }
+}
+
+struct Phase {
+  int64_t examples_start = 0, examples_end = 0;
+  double start_s = 0, end_s = 0;
+  std::vector<double> batch_ms;
+  std::vector<double> cut_ms;
+  double ExamplesPerSec() const {
+    return end_s > start_s ? (examples_end - examples_start) / (end_s - start_s)
+                           : 0;
+  }
+};
+
+int Main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  auto job = LoadJobConfig(
+      "examples/synthetic.yaml",
+      {"source.rows=1000000000", "model.type=" + f.model,
+       "model.hidden=[256,128]", "table_defaults.dim=" + std::to_string(f.dim),
+       "train.threads=" + std::to_string(f.threads)});
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s (run from the repository root)\n",
+                 std::string(job.status().message()).c_str());
+    return 1;
+  }
+  std::error_code ec;
+  fs::remove_all(f.dir, ec);
+
+  std::atomic<int> phase{0};
+  std::mutex mu;
+  Phase phases[3];
+  Trainer* trainer = nullptr;
+  Checkpointer* checkpointer = nullptr;
+  TrainerOptions topt;
+  topt.track_sync = false;
+  topt.track_checkpoint = true;
+  topt.progress_interval_s = 1e9;
+  topt.after_batch = [&](RecModel&, int64_t examples, double batch_start) {
+    const int p = phase.load();
+    double cut_ms = -1;
+    if (p == 1) {
+      const int64_t before = checkpointer->Stats().cuts;
+      const double t0 = MonotonicSeconds();
+      checkpointer->OnBatch(examples, trainer->position());
+      const double t1 = MonotonicSeconds();
+      if (checkpointer->Stats().cuts > before) cut_ms = (t1 - t0) * 1000;
+    }
+    const double now = MonotonicSeconds();
+    std::lock_guard lock(mu);
+    Phase& ph = phases[p];
+    if (ph.start_s == 0) {
+      ph.start_s = now;
+      ph.examples_start = examples;
+    }
+    ph.end_s = now;
+    ph.examples_end = examples;
+    ph.batch_ms.push_back((now - batch_start) * 1000);
+    if (cut_ms >= 0) ph.cut_ms.push_back(cut_ms);
+  };
+  auto t = Trainer::Create(*job, topt);
+  if (!t.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(t.status().message()).c_str());
+    return 1;
+  }
+  trainer = t->get();
+  RecModel& model = trainer->model();
+  const double fill_start = MonotonicSeconds();
+  Fill(model, f.rows);
+  int64_t rows = 0;
+  for (int i = 0; i < model.num_tables(); ++i) rows += model.table(i).size();
+  std::printf("filled %lld rows in %d tables in %.1f s\n",
+              static_cast<long long>(rows), model.num_tables(),
+              MonotonicSeconds() - fill_start);
+  CheckpointerOptions copt;
+  copt.dir = f.dir;
+  copt.every_examples = 1;  // back to back
+  copt.full_every = f.full_every;
+  copt.keep_full = 1;
+  auto c = Checkpointer::Create(&model, copt);
+  if (!c.ok()) return 1;
+  checkpointer = c->get();
+
+  std::thread stopper([&] {
+    for (int p = 0; p < 3; ++p) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(f.seconds));
+      if (p < 2) phase.store(p + 1);
+    }
+    trainer->Stop();
+  });
+  absl::Status status = trainer->Run();
+  stopper.join();
+  c->reset();  // waits for the write in flight
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  const double base =
+      (phases[0].ExamplesPerSec() + phases[2].ExamplesPerSec()) / 2;
+  std::vector<double> base_batches = phases[0].batch_ms;
+  base_batches.insert(base_batches.end(), phases[2].batch_ms.begin(),
+                      phases[2].batch_ms.end());
+  const Phase& w = phases[1];
+  std::printf(
+      "rows %lld, %s dim %d, %d train threads, full_every %d\n"
+      "no checkpoints     %.0f examples/s (before %.0f, after %.0f); batch "
+      "ms p50 %.2f p99 %.2f max %.2f\n"
+      "while writing      %.0f examples/s = %.1f%% of normal; batch ms p50 "
+      "%.2f p99 %.2f max %.2f\n"
+      "cut pause          %zu cuts: p50 %.2f ms, max %.2f ms\n",
+      static_cast<long long>(rows), f.model.c_str(), f.dim, f.threads,
+      f.full_every, base, phases[0].ExamplesPerSec(),
+      phases[2].ExamplesPerSec(), Percentile(base_batches, 0.5),
+      Percentile(base_batches, 0.99), Percentile(base_batches, 1.0),
+      w.ExamplesPerSec(), 100.0 * w.ExamplesPerSec() / base,
+      Percentile(w.batch_ms, 0.5), Percentile(w.batch_ms, 0.99),
+      Percentile(w.batch_ms, 1.0), w.cut_ms.size(), Percentile(w.cut_ms, 0.5),
+      Percentile(w.cut_ms, 1.0));
+  return 0;
+}
+
+}  // namespace
+}  // namespace freshet
+
+int main(int argc, char** argv) { return freshet::Main(argc, argv); }
