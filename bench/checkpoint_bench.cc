@@ -14,7 +14,7 @@
 // end of its after_batch hook.
 //
 //   checkpoint_bench [--rows 10000000] [--seconds 15] [--threads 2]
-//                    [--model deepfm] [--dim 16] [--full-every 1]
+//                    [--model deepfm] [--dim 16] [--full-every 1] [--nice 10]
 //                    [--dir out/bench/ckpt]       (from the repository root)
 // Unknown flags (e.g. scripts/bench.sh's --benchmark_*) are ignored.
 #include <algorithm>
@@ -45,6 +45,7 @@ struct Flags {
   std::string model = "deepfm";
   int dim = 16;
   int full_every = 1;
+  int nice = 10;
   std::string dir = "out/bench/ckpt";
 };
 
@@ -65,6 +66,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.dim = std::atoi(v);
     } else if (a == "--full-every") {
       f.full_every = std::atoi(v);
+    } else if (a == "--nice") {
+      f.nice = std::atoi(v);
     } else if (a == "--dir") {
       f.dir = v;
     } else {
@@ -185,6 +188,7 @@ int Main(int argc, char** argv) {
   copt.every_examples = 1;  // back to back
   copt.full_every = f.full_every;
   copt.keep_full = 1;
+  copt.writer_nice = f.nice;
   auto c = Checkpointer::Create(&model, copt);
   if (!c.ok()) return 1;
   checkpointer = c->get();
@@ -198,6 +202,7 @@ int Main(int argc, char** argv) {
   });
   absl::Status status = trainer->Run();
   stopper.join();
+  const CheckpointerStats stats = (*c)->Stats();
   c->reset();  // waits for the write in flight
   if (!status.ok()) {
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
@@ -210,20 +215,23 @@ int Main(int argc, char** argv) {
                       phases[2].batch_ms.end());
   const Phase& w = phases[1];
   std::printf(
-      "rows %lld, %s dim %d, %d train threads, full_every %d\n"
+      "rows %lld, %s dim %d, %d train threads, full_every %d, writer nice "
+      "%d\n"
       "no checkpoints     %.0f examples/s (before %.0f, after %.0f); batch "
       "ms p50 %.2f p99 %.2f max %.2f\n"
       "while writing      %.0f examples/s = %.1f%% of normal; batch ms p50 "
       "%.2f p99 %.2f max %.2f\n"
-      "cut pause          %zu cuts: p50 %.2f ms, max %.2f ms\n",
+      "cut pause          %zu cuts: p50 %.2f ms, max %.2f ms\n"
+      "writes             %lld published, last %.2f s\n",
       static_cast<long long>(rows), f.model.c_str(), f.dim, f.threads,
-      f.full_every, base, phases[0].ExamplesPerSec(),
+      f.full_every, f.nice, base, phases[0].ExamplesPerSec(),
       phases[2].ExamplesPerSec(), Percentile(base_batches, 0.5),
       Percentile(base_batches, 0.99), Percentile(base_batches, 1.0),
       w.ExamplesPerSec(), 100.0 * w.ExamplesPerSec() / base,
       Percentile(w.batch_ms, 0.5), Percentile(w.batch_ms, 0.99),
       Percentile(w.batch_ms, 1.0), w.cut_ms.size(), Percentile(w.cut_ms, 0.5),
-      Percentile(w.cut_ms, 1.0));
+      Percentile(w.cut_ms, 1.0), static_cast<long long>(stats.written),
+      stats.last_write_s);
   return 0;
 }
 

@@ -906,9 +906,10 @@ absl::Status ReadCheckpoint(const ConfigReader& r, const YAML::Node& node,
                             const std::string& dir, CheckpointSpec* c) {
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
   const std::string path = "checkpoint";
-  RETURN_IF_ERROR(r.CheckKeys(node, path,
-                              {"dir", "every_examples", "every", "full_every",
-                               "keep_full", "on_exit", "zstd_level"}));
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, path,
+                  {"dir", "every_examples", "every", "full_every", "keep_full",
+                   "on_exit", "zstd_level", "writer_nice"}));
   RETURN_IF_ERROR(r.Get(node, path, "dir", &c->dir));
   RETURN_IF_ERROR(r.Get(node, path, "every_examples", &c->every_examples));
   RETURN_IF_ERROR(r.GetDurationMs(node, path, "every", &c->every_ms));
@@ -916,6 +917,7 @@ absl::Status ReadCheckpoint(const ConfigReader& r, const YAML::Node& node,
   RETURN_IF_ERROR(r.Get(node, path, "keep_full", &c->keep_full));
   RETURN_IF_ERROR(r.Get(node, path, "on_exit", &c->on_exit));
   RETURN_IF_ERROR(r.Get(node, path, "zstd_level", &c->zstd_level));
+  RETURN_IF_ERROR(r.Get(node, path, "writer_nice", &c->writer_nice));
   if (c->every_examples < 0) {
     return r.Error(node["every_examples"], "checkpoint.every_examples",
                    absl::StrCat("must be >= 0, got ", c->every_examples));
@@ -934,6 +936,10 @@ absl::Status ReadCheckpoint(const ConfigReader& r, const YAML::Node& node,
   if (c->zstd_level < 1 || c->zstd_level > 19) {
     return r.Error(node["zstd_level"], "checkpoint.zstd_level",
                    absl::StrCat("must be in 1..19, got ", c->zstd_level));
+  }
+  if (c->writer_nice < 0 || c->writer_nice > 19) {
+    return r.Error(node["writer_nice"], "checkpoint.writer_nice",
+                   absl::StrCat("must be in 0..19, got ", c->writer_nice));
   }
   c->dir = ResolvePath(dir, c->dir);
   return absl::OkStatus();

@@ -193,6 +193,7 @@ struct CheckpointSpec {
   int keep_full = 2;           // retention: full checkpoints (+ their chains)
   bool on_exit = true;         // a final checkpoint when training stops
   int zstd_level = 3;
+  int writer_nice = 10;  // priority of the writer thread below training's
 };
 
 struct JobConfig {

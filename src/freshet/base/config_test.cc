@@ -108,6 +108,26 @@ TEST(ConfigTest, SyncAndServeSections) {
   EXPECT_EQ(job->serve.stale_after_ms, 3000);
 }
 
+TEST(ConfigTest, CheckpointSection) {
+  auto defaults = Parse(kJob);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->checkpoint.dir, "");
+  EXPECT_EQ(defaults->checkpoint.every_examples, 0);
+  EXPECT_TRUE(defaults->checkpoint.on_exit);
+  EXPECT_EQ(defaults->serve.admin_token, "");
+  auto job = Parse(kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
+                          "checkpoint.every_examples=100000",
+                          "checkpoint.full_every=4", "checkpoint.on_exit=false",
+                          "serve.admin_token=abc"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->checkpoint.dir, "/jobs/ckpt");
+  EXPECT_EQ(job->checkpoint.every_ms, 120000);
+  EXPECT_EQ(job->checkpoint.every_examples, 100000);
+  EXPECT_EQ(job->checkpoint.full_every, 4);
+  EXPECT_FALSE(job->checkpoint.on_exit);
+  EXPECT_EQ(job->serve.admin_token, "abc");
+}
+
 TEST(ConfigTest, OverrideCreatesMissingMaps) {
   auto job = Parse(kJob, {"sink.type=file", "sink.path=out.log"});
   ASSERT_TRUE(job.ok()) << job.status();
@@ -173,6 +193,13 @@ TEST(ConfigTest, RejectsBadValues) {
       {{"serve.port=70000"}, "must be in 0..65535"},
       {{"serve.max_candidates=0"}, "must be in 1..1000000"},
       {{"serve.stale_after=later"}, "expected a duration"},
+      {{"checkpoint.every_examples=-1"}, "checkpoint.every_examples"},
+      {{"checkpoint.full_every=0"}, "must be >= 1"},
+      {{"checkpoint.keep_full=0"}, "must be >= 1"},
+      {{"checkpoint.zstd_level=30"}, "must be in 1..19"},
+      {{"checkpoint.writer_nice=20"}, "must be in 0..19"},
+      {{"checkpoint.every=soon"}, "expected a duration"},
+      {{"checkpoint.when=always"}, "checkpoint.when"},
   };
   for (const BadCase& c : cases) {
     auto job = Parse(kJob, c.overrides);

@@ -1,5 +1,8 @@
 #include "freshet/ckpt/checkpointer.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -31,6 +34,7 @@ CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
   o.full_every = spec.full_every;
   o.keep_full = spec.keep_full;
   o.zstd_level = spec.zstd_level;
+  o.writer_nice = spec.writer_nice;
   o.model_config_hash = std::move(model_config_hash);
   return o;
 }
@@ -54,10 +58,12 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
   }
   if (options.every_examples < 0 || options.every_ms < 0 ||
       options.full_every < 1 || options.keep_full < 1 ||
-      options.zstd_level < 1 || options.zstd_level > 19) {
+      options.zstd_level < 1 || options.zstd_level > 19 ||
+      options.writer_nice < 0 || options.writer_nice > 19) {
     return absl::InvalidArgumentError(
         "checkpoint options: every_examples and every must be >= 0, "
-        "full_every and keep_full >= 1, zstd_level in 1..19");
+        "full_every and keep_full >= 1, zstd_level in 1..19, writer_nice in "
+        "0..19");
   }
   return std::unique_ptr<Checkpointer>(new Checkpointer(model, options));
 }
@@ -139,6 +145,14 @@ void Checkpointer::CutLocked(int64_t examples, const std::string& position,
 }
 
 void Checkpointer::WriterLoop() {
+  if (options_.writer_nice > 0) {
+    // Linux applies a nice value per thread; a failure only costs speed.
+    const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(tid),
+                      options_.writer_nice) != 0) {
+      FRESHET_LOG_WARN("checkpoint: cannot lower the writer's priority");
+    }
+  }
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || pending_ != nullptr; });

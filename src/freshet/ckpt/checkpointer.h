@@ -52,6 +52,9 @@ struct CheckpointerOptions {
   int full_every = 8;
   int keep_full = 2;
   int zstd_level = 3;
+  // Nice value of the writer thread, so that training keeps the cores and
+  // a write takes longer instead (0: same priority as training).
+  int writer_nice = 10;
   std::string model_config_hash;
 };
 
