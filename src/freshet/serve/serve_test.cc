@@ -78,6 +78,52 @@ TEST(ServingTableTest, UpsertBatchEqualsOneByOne) {
   }
 }
 
+// A replayed plan gives the second copy exactly what the first got, deletes
+// and reused slots included; a plan from an unequal table is refused.
+TEST(ServingTableTest, ReplayOfAnUpsertPlanEqualsTheUpsert) {
+  for (WeightPrecision p : {WeightPrecision::kFp32, WeightPrecision::kFp16}) {
+    ServingTable a("a", 4, p), b("b", 4, p);
+    std::mt19937_64 rng(2);
+    ServingTable::UpsertPlan plan;
+    int replayed = 0;
+    for (int round = 0; round < 8; ++round) {
+      for (int e = 0; e < 150; ++e) {
+        const uint64_t k = rng() % 3000;
+        EXPECT_EQ(a.Erase(k), b.Erase(k));
+      }
+      std::vector<uint64_t> keys(1000);
+      for (uint64_t& k : keys) k = rng() % 3000;
+      std::vector<float> w(keys.size() * 4);
+      for (float& x : w) x = static_cast<float>(rng() % 1000) / 7.0f;
+      a.UpsertBatch(keys, w.data(), &plan);
+      EXPECT_FALSE(plan.created.empty());
+      EXPECT_LT(plan.created.size(), keys.size());
+      if (b.Replay(keys, w.data(), plan)) ++replayed;
+    }
+    EXPECT_EQ(replayed, 8);
+    ASSERT_EQ(a.size(), b.size());
+    float x[4], y[4];
+    for (uint64_t k = 0; k < 3000; ++k) {
+      ASSERT_EQ(a.Lookup(k, x), b.Lookup(k, y)) << k;
+      for (int d = 0; d < 4; ++d) ASSERT_EQ(x[d], y[d]) << k;
+    }
+    // A table that differs: the replay is refused, and an upsert fixes it.
+    ServingTable c("c", 4, p);
+    const float one[4] = {1, 1, 1, 1};
+    c.Upsert(999999, one);
+    std::vector<uint64_t> keys = {1, 2, 3};
+    std::vector<float> w(12, 2.0f);
+    ServingTable d("d", 4, p);
+    d.UpsertBatch(keys, w.data(), &plan);
+    EXPECT_FALSE(c.Replay(keys, w.data(), plan));
+    c.UpsertBatch(keys, w.data());
+    for (uint64_t k : keys) {
+      ASSERT_TRUE(c.Lookup(k, x));
+      EXPECT_EQ(x[0], 2.0f);
+    }
+  }
+}
+
 TEST(ServingTableTest, Fp16StoresTheRoundedWeights) {
   ServingTable t("x", 2, WeightPrecision::kFp16);
   const float w[2] = {0.1f, -123.456f};

@@ -39,7 +39,8 @@ void ServingReplica::CatchUpLoop() {
     const int copy = catchup_copy_;
     lock.unlock();
     WaitForReaders(copy);
-    ApplyTo(*catchup_batch_, catchup_tables_, &copies_[copy]);
+    ApplyTo(*catchup_batch_, catchup_tables_, &copies_[copy], nullptr,
+            &catchup_plans_);
     lock.lock();
     catchup_batch_.reset();
     catchup_cv_.notify_all();
@@ -106,13 +107,21 @@ void ServingReplica::WaitForReaders(int copy) const {
   }
 }
 
-void ServingReplica::ApplyTo(const DeltaBatch& batch,
-                             const std::vector<int>& table_of, Copy* copy) {
+void ServingReplica::ApplyTo(
+    const DeltaBatch& batch, const std::vector<int>& table_of, Copy* copy,
+    std::vector<ServingTable::UpsertPlan>* record,
+    const std::vector<ServingTable::UpsertPlan>* replay) {
+  if (record != nullptr) record->resize(batch.tables.size());
   for (size_t i = 0; i < batch.tables.size(); ++i) {
     const DeltaTable& t = batch.tables[i];
     ServingTable* table = copy->tables[table_of[i]].get();
     for (uint64_t k : t.deleted_keys) table->Erase(k);
-    table->UpsertBatch(t.keys, t.weights.data());
+    if (replay != nullptr && i < replay->size() &&
+        table->Replay(t.keys, t.weights.data(), (*replay)[i])) {
+      continue;
+    }
+    table->UpsertBatch(t.keys, t.weights.data(),
+                       record != nullptr ? &(*record)[i] : nullptr);
   }
   if (batch.has_dense) {
     std::copy(batch.dense.begin(), batch.dense.end(),
@@ -170,7 +179,7 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   const int next = 1 - old;
   WaitForCatchUp();      // `next` has every batch before this one
   WaitForReaders(next);  // stragglers from before the previous switch
-  ApplyTo(batch, table_of, &copies_[next]);
+  ApplyTo(batch, table_of, &copies_[next], &spare_plans_, nullptr);
   active_.store(next);
   const double visible_s = MonotonicSeconds() - t0;
   const int64_t now = clock_->NowMicros();
@@ -178,6 +187,7 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
     std::lock_guard<std::mutex> lock(catchup_mu_);
     catchup_batch_ = std::make_unique<DeltaBatch>(batch);
     catchup_tables_ = std::move(table_of);
+    catchup_plans_.swap(spare_plans_);
     catchup_copy_ = old;
   }
   catchup_cv_.notify_all();

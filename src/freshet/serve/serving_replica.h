@@ -153,8 +153,12 @@ class ServingReplica {
   void CatchUpLoop();
   // Blocks until the catch-up thread has brought the inactive copy level.
   void WaitForCatchUp() const;
+  // Applies `batch` to `copy`. With `record`, notes each table's upsert
+  // plan; with `replay`, replays such plans recorded on the other copy (see
+  // ServingTable::Replay).
   static void ApplyTo(const DeltaBatch& batch, const std::vector<int>& table_of,
-                      Copy* copy);
+                      Copy* copy, std::vector<ServingTable::UpsertPlan>* record,
+                      const std::vector<ServingTable::UpsertPlan>* replay);
 
   const std::shared_ptr<const Schema> schema_;
   const uint32_t shard_;
@@ -171,6 +175,8 @@ class ServingReplica {
   mutable std::condition_variable catchup_cv_;
   std::unique_ptr<DeltaBatch> catchup_batch_;
   std::vector<int> catchup_tables_;
+  // Upsert plans of catchup_batch_ on the active copy, and a spare set.
+  std::vector<ServingTable::UpsertPlan> catchup_plans_, spare_plans_;
   int catchup_copy_ = 0;
   bool catchup_stop_ = false;
   std::thread catchup_thread_;

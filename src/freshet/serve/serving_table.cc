@@ -38,6 +38,37 @@ void ServingTable::WriteRow(uint32_t slot, const float* weights) {
 
 void ServingTable::UpsertBatch(absl::Span<const uint64_t> keys,
                                const float* weights) {
+  UpsertBatch(keys, weights, nullptr);
+}
+
+bool ServingTable::Replay(absl::Span<const uint64_t> keys, const float* weights,
+                          const UpsertPlan& plan) {
+  if (plan.slots.size() != keys.size()) return false;
+  for (uint32_t i : plan.created) {
+    if (i >= keys.size() || SlotFor(keys[i]) != plan.slots[i]) return false;
+  }
+  const size_t n = keys.size();
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const size_t at = static_cast<size_t>(plan.slots[i + kAhead]) * dim_;
+      if (precision_ == WeightPrecision::kFp16) {
+        __builtin_prefetch(f16_.data() + at, 1);
+      } else {
+        __builtin_prefetch(f32_.data() + at, 1);
+      }
+    }
+    WriteRow(plan.slots[i], weights + i * dim_);
+  }
+  return true;
+}
+
+void ServingTable::UpsertBatch(absl::Span<const uint64_t> keys,
+                               const float* weights, UpsertPlan* plan) {
+  if (plan != nullptr) {
+    plan->slots.resize(keys.size());
+    plan->created.clear();
+  }
   // In chunks: find (or create) the slots of a chunk with the index slots
   // of keys a few ahead prefetched and each row prefetched once found, then
   // write the chunk's rows, by now in cache.
@@ -50,8 +81,16 @@ void ServingTable::UpsertBatch(absl::Span<const uint64_t> keys,
     const size_t end = std::min(n, begin + kChunk);
     for (size_t i = begin; i < end; ++i) {
       if (i + kAhead < n) index_.prefetch(keys[i + kAhead]);
+      const uint32_t before = slots_;
+      const size_t free_before = free_.size();
       const uint32_t slot = SlotFor(keys[i]);
       batch_slots_[i - begin] = slot;
+      if (plan != nullptr) {
+        plan->slots[i] = slot;
+        if (slots_ != before || free_.size() != free_before) {
+          plan->created.push_back(static_cast<uint32_t>(i));
+        }
+      }
       const size_t at = static_cast<size_t>(slot) * dim_;
       if (precision_ == WeightPrecision::kFp16) {
         __builtin_prefetch(f16_.data() + at, 1);

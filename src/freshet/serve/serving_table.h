@@ -38,6 +38,27 @@ class ServingTable {
   // index slots and rows of later keys prefetched while earlier ones are
   // written (a delta batch touches rows all over the table).
   void UpsertBatch(absl::Span<const uint64_t> keys, const float* weights);
+
+  // Where an UpsertBatch() put its keys: slots[i] is the slot of keys[i],
+  // and `created` lists, in order, the i whose key was new.
+  struct UpsertPlan {
+    std::vector<uint32_t> slots;
+    std::vector<uint32_t> created;
+  };
+  // UpsertBatch() that records its plan.
+  void UpsertBatch(absl::Span<const uint64_t> keys, const float* weights,
+                   UpsertPlan* plan);
+  // Replays on this table an UpsertBatch() whose `plan` was recorded on a
+  // table equal to this one (same keys in the same slots, same free list):
+  // creates the new keys, which land in the same slots since slot
+  // assignment is deterministic, and writes every row straight to its slot,
+  // without looking the other keys up. This is how the second copy of a
+  // serving replica catches up at a fraction of the first apply's cost.
+  // Returns false if a created key landed elsewhere (the tables were not
+  // equal); the rows written so far are right, and UpsertBatch() then
+  // finishes the job.
+  bool Replay(absl::Span<const uint64_t> keys, const float* weights,
+              const UpsertPlan& plan);
   // Deletes the row of `key`; returns whether there was one.
   bool Erase(uint64_t key);
   // Writes the row of `key` (or zeros) to out[0, dim); returns whether the key
