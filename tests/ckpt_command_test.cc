@@ -137,6 +137,62 @@ TEST_F(CkptCommandTest, DigestEqualsTheModelDigest) {
   EXPECT_THAT(r.output, HasSubstr("no good full checkpoint"));
 }
 
+// `freshet train --checkpoint-dir` prints the digest of the model it
+// trained; its checkpoints have that digest.
+TEST_F(CkptCommandTest, DigestOfTrainsCheckpointsIsTheDigestTrainPrints) {
+  const std::string dir = (dir_ / "train_ckpt").string();
+  Result train = RunFreshet("train " + ConfigArgs() +
+                            " --deterministic --set "
+                            "checkpoint.every_examples=100 --checkpoint-dir " +
+                            dir);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const size_t at = train.output.find("digest       ");
+  ASSERT_NE(at, std::string::npos) << train.output;
+  const std::string line = train.output.substr(at, 13 + 16);
+  Result r = RunFreshet("ckpt digest " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(line + "\n"));
+  r = RunFreshet("ckpt verify " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("restore would use"));
+}
+
+// Against a real `freshet run`: the admin call writes a checkpoint that
+// verifies; a wrong token is refused with the server's reason.
+TEST_F(CkptCommandTest, NowAsksARunningJobForACheckpoint) {
+  const std::string dir = (dir_ / "run_ckpt").string();
+  const std::string port_file = (dir_ / "port").string();
+  ChildProcess run;
+  run.Start({"run", "--config",
+             std::string(FRESHET_SOURCE_DIR) + "/examples/synthetic.yaml",
+             "--set", "source.rows=5000000", "--set", "train.threads=1",
+             "--http-port", "0", "--port-file", port_file, "--checkpoint-dir",
+             dir, "--duration-s", "120"},
+            {{"FRESHET_ADMIN_TOKEN", "tok-123"}}, dir_ / "run.out",
+            dir_ / "run.err");
+  const int port = run.WaitForPort(port_file, 60);
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "run.err");
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+
+  Result r =
+      RunFreshet("ckpt now --addr " + addr, "env FRESHET_ADMIN_TOKEN=tok-123");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json j = json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  const uint64_t id = j["checkpoint_id"].get<uint64_t>();
+  EXPECT_GE(id, 1u);
+  EXPECT_TRUE(fs::exists(fs::path(dir) / CheckpointDirName(id)));
+
+  r = RunFreshet("ckpt now --addr " + addr + " --token wrong");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("HTTP 401"));
+
+  r = RunFreshet("ckpt verify " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(CheckpointDirName(id) + " ok"));
+  EXPECT_EQ(run.Stop(SIGTERM, 60), 0) << ReadFile(dir_ / "run.err");
+}
+
 // A port on 127.0.0.1 with a socket bound to it that does not listen:
 // connecting to it is refused.
 class RefusingPort {

@@ -34,72 +34,15 @@ using json = nlohmann::json;
 
 class ServeCommandTest : public CheckpointedModelTest {
  protected:
-  void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    CheckpointedModelTest::TearDown();
-  }
-
-  // Starts `freshet serve ARGS` with stdout and stderr to files.
+  // Starts `freshet serve --config ... ARGS` with stdout and stderr to files.
   void Start(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {FRESHET_BINARY, "serve"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const std::string out = dir_ / "stdout", err = dir_ / "stderr";
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      (void)!std::freopen(out.c_str(), "w", stdout);
-      (void)!std::freopen(err.c_str(), "w", stderr);
-      std::vector<char*> c;
-      for (std::string& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(c[0], c.data());
-      ::_exit(127);
-    }
-  }
-
-  std::vector<std::string> ServeArgs() const {
-    std::vector<std::string> args = {"--config", config_};
+    std::vector<std::string> argv = {"serve", "--config", config_};
     for (const std::string& o : overrides_) {
-      args.push_back("--set");
-      args.push_back(o);
+      argv.push_back("--set");
+      argv.push_back(o);
     }
-    return args;
-  }
-
-  // Waits for the port file; 0 on timeout or early exit.
-  int WaitForPort(const std::string& port_file, double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      std::ifstream in(port_file);
-      int port = 0;
-      if (in >> port && port > 0) return port;
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
-  // Waits for the process to exit; its exit code, -1 on timeout or signal.
-  int WaitExit(double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return -1;
+    argv.insert(argv.end(), args.begin(), args.end());
+    server_.Start(argv, {}, dir_ / "stdout", dir_ / "stderr");
   }
 
   // A request built from the first records of the data: the context takes
@@ -133,18 +76,14 @@ class ServeCommandTest : public CheckpointedModelTest {
     return req.dump();
   }
 
-  pid_t pid_ = -1;
+  ChildProcess server_;
 };
 
 TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
   const std::string port_file = dir_ / "port";
-  std::vector<std::string> args = ServeArgs();
-  for (const char* a : {"--http-port", "0", "--duration-s", "120"}) {
-    args.push_back(a);
-  }
-  args.insert(args.end(), {"--checkpoint", ckpt_, "--port-file", port_file});
-  Start(args);
-  const int port = WaitForPort(port_file, 60);
+  Start({"--http-port", "0", "--duration-s", "120", "--checkpoint", ckpt_,
+         "--port-file", port_file});
+  const int port = server_.WaitForPort(port_file, 60);
   ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(5);
@@ -205,8 +144,7 @@ TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
 
-  ::kill(pid_, SIGTERM);
-  EXPECT_EQ(WaitExit(20), 0) << ReadFile(dir_ / "stderr");
+  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "stderr");
   EXPECT_THAT(ReadFile(dir_ / "stdout"),
               HasSubstr("ckpt-0000000003: 2 requests"));
 }
@@ -214,11 +152,9 @@ TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
 TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   DamageLargestTable(3);
   const std::string port_file = dir_ / "port";
-  std::vector<std::string> args = ServeArgs();
-  args.insert(args.end(), {"--checkpoint", ckpt_, "--http-port", "0",
-                           "--port-file", port_file, "--duration-s", "60"});
-  Start(args);
-  const int port = WaitForPort(port_file, 60);
+  Start({"--checkpoint", ckpt_, "--http-port", "0", "--port-file", port_file,
+         "--duration-s", "60"});
+  const int port = server_.WaitForPort(port_file, 60);
   ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
@@ -226,8 +162,7 @@ TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(json::parse(res->body)["model_version"], 2);
-  ::kill(pid_, SIGINT);
-  EXPECT_EQ(WaitExit(20), 0);
+  EXPECT_EQ(server_.Stop(SIGINT, 20), 0);
   EXPECT_THAT(ReadFile(dir_ / "stderr"), HasSubstr(CkptPath(3) + " skipped"));
 }
 

@@ -186,7 +186,7 @@ int RunLs(const CkptOptions& opt) {
   json out = {{"dir", opt.dir}, {"checkpoints", json::array()}};
   std::vector<std::vector<std::string>> rows = {
       {"ID", "KIND", "PARENT", "PREVIOUS", "CREATED (UTC)", "STREAM POSITION",
-       "ROWS", "DELETED", "BYTES", "STATUS"}};
+       "EXAMPLES", "ROWS", "DELETED", "BYTES", "STATUS"}};
   for (const Entry& e : entries) {
     const uint64_t bytes = BytesOnDisk(e.path);
     const std::string name = fs::path(e.path).filename().string();
@@ -198,7 +198,7 @@ int RunLs(const CkptOptions& opt) {
                                     {"bytes", bytes},
                                     {"status", "unpublished"}});
       rows.push_back({absl::StrCat(e.id), "(.tmp)", "-", "-", "-", "-", "-",
-                      "-", HumanBytes(bytes),
+                      "-", "-", HumanBytes(bytes),
                       "unpublished: a write in progress or one that died"});
       continue;
     }
@@ -211,7 +211,7 @@ int RunLs(const CkptOptions& opt) {
            {"bytes", bytes},
            {"status", std::string(c.manifest_status.message())}});
       rows.push_back({absl::StrCat(c.id), "?", "?", "?", "?", "?", "?", "?",
-                      HumanBytes(bytes),
+                      "?", HumanBytes(bytes),
                       std::string(c.manifest_status.message())});
       continue;
     }
@@ -230,6 +230,7 @@ int RunLs(const CkptOptions& opt) {
               {"created_unix_ms", m.created_unix_ms},
               {"created", UtcTime(m.created_unix_ms)},
               {"stream_position", m.metadata.stream_position},
+              {"examples", m.metadata.examples},
               {"sync_version", m.metadata.sync_version},
               {"model_config_hash", m.metadata.model_config_hash},
               {"rows", table_rows},
@@ -246,8 +247,8 @@ int RunLs(const CkptOptions& opt) {
          full ? "-" : absl::StrCat(m.parent_id),
          full ? "-" : absl::StrCat(m.previous_id), UtcTime(m.created_unix_ms),
          m.metadata.stream_position.empty() ? "-" : m.metadata.stream_position,
-         absl::StrCat(table_rows), absl::StrCat(deleted), HumanBytes(bytes),
-         "ok"});
+         absl::StrCat(m.metadata.examples), absl::StrCat(table_rows),
+         absl::StrCat(deleted), HumanBytes(bytes), "ok"});
   }
   if (opt.json) {
     std::printf("%s\n", out.dump(2).c_str());
