@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 #include "freshet/base/hash.h"
 
@@ -71,6 +72,32 @@ bool AdmissionFilter::Admit(uint64_t hash, int64_t now_ms) {
   if (probability_ >= 1.0) return true;
   const uint64_t draw = Mix64(seed_ ^ Mix64(hash + ++draws_));
   return static_cast<double>(draw >> 11) * 0x1.0p-53 < probability_;
+}
+
+void AdmissionFilter::SaveState(std::string* out) const {
+  auto put = [out](const void* p, size_t n) {
+    out->append(static_cast<const char*>(p), n);
+  };
+  const uint32_t n = static_cast<uint32_t>(counters_.size());
+  put(&draws_, sizeof(draws_));
+  put(&last_decay_ms_, sizeof(last_decay_ms_));
+  put(&n, sizeof(n));
+  put(counters_.data(), counters_.size() * sizeof(uint16_t));
+}
+
+bool AdmissionFilter::LoadState(std::string_view* in) {
+  constexpr size_t kFixed = sizeof(uint64_t) + sizeof(int64_t) + 4;
+  if (in->size() < kFixed) return false;
+  uint32_t n;
+  std::memcpy(&n, in->data() + 16, sizeof(n));
+  if (n != counters_.size() || in->size() - kFixed < n * sizeof(uint16_t)) {
+    return false;
+  }
+  std::memcpy(&draws_, in->data(), sizeof(draws_));
+  std::memcpy(&last_decay_ms_, in->data() + 8, sizeof(last_decay_ms_));
+  std::memcpy(counters_.data(), in->data() + kFixed, n * sizeof(uint16_t));
+  in->remove_prefix(kFixed + n * sizeof(uint16_t));
+  return true;
 }
 
 }  // namespace freshet

@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "freshet/base/config.h"
@@ -45,6 +47,13 @@ class AdmissionFilter {
   uint32_t Estimate(uint64_t hash) const;
 
   size_t bytes() const { return counters_.size() * sizeof(uint16_t); }
+
+  // The filter's changing state (counters, decay clock, draw counter),
+  // appended to `out`, little-endian; LoadState() reads it back from the
+  // front of `*in` into a filter of the same spec and width and advances
+  // `*in`. False (and the filter unchanged) when `*in` does not fit.
+  void SaveState(std::string* out) const;
+  bool LoadState(std::string_view* in);
 
  private:
   void Decay(int64_t now_ms);

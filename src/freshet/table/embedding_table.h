@@ -64,6 +64,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -223,6 +224,20 @@ class EmbeddingTable {
   // took are gone: the next checkpoint must be full.
   void AbortSnapshot();
 
+  // The table's policy state as of BeginSnapshot() (admission counters and
+  // draws, eviction draws, event-time watermark; see PolicyState()), moved
+  // out: empty after the first call.
+  std::string TakeSnapshotPolicyState();
+
+  // The state of the table's policies that rows do not carry: each stripe's
+  // admission sketch, decay clock and draw counters, and the event-time
+  // watermark. Checkpoints keep it, so that a restored table admits and
+  // evicts as the original would have. RestorePolicyState() takes the bytes
+  // of a table of the same spec and options; InvalidArgument (and nothing
+  // changed) otherwise.
+  std::string PolicyState() const;
+  absl::Status RestorePolicyState(std::string_view state);
+
   bool snapshot_open() const {
     return snapshot_open_.load(std::memory_order_acquire);
   }
@@ -291,6 +306,8 @@ class EmbeddingTable {
   void BeforeChange(Stripe& s, uint32_t row);
   void PreserveRow(Stripe& s, uint32_t row);
   void AppendRow(const char* p, DirtyBatch* out) const;
+  // One stripe's part of PolicyState(). REQUIRES: its lock held.
+  void AppendStripePolicy(const Stripe& s, std::string* out) const;
   bool EvictOne(Stripe& s);
   double DecayedScore(const char* p, int64_t now_ms) const;
   size_t StripeBytesAfterInsert(const Stripe& s) const;
@@ -311,6 +328,7 @@ class EmbeddingTable {
   // The open snapshot: whether there is one, and the next stripe to read.
   std::atomic<bool> snapshot_open_{false};
   uint32_t snapshot_stripe_ = 0;  // used by the snapshot's reader only
+  std::string snapshot_policy_;   // PolicyState() at the cut
 };
 
 }  // namespace freshet

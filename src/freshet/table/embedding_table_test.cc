@@ -720,5 +720,38 @@ TEST(EmbeddingTableTest, SnapshotUnderConcurrentUpdates) {
   EXPECT_TRUE(t->CheckInvariants().ok());
 }
 
+// The admission sketch travels with the policy state: ids seen but not yet
+// admitted keep their sightings across a restore.
+TEST(EmbeddingTableTest, PolicyStateRoundTripKeepsAdmissionCounts) {
+  TableSpec spec = Spec(2);
+  spec.admission.min_count = 3;
+  auto t = Make(spec);
+  for (int i = 0; i < 2; ++i) LookupOne(t.get(), 42, LookupMode::kTrain, 100);
+  EXPECT_FALSE(t->Contains(42));
+  ASSERT_TRUE(t->BeginSnapshot(SnapshotScope::kAll).ok());
+  const std::string at_cut = t->TakeSnapshotPolicyState();
+  EXPECT_TRUE(t->TakeSnapshotPolicyState().empty());
+  t->AbortSnapshot();
+  EXPECT_EQ(at_cut, t->PolicyState());
+
+  auto restored = Make(spec);
+  ASSERT_TRUE(restored->RestorePolicyState(at_cut).ok());
+  LookupOne(restored.get(), 42, LookupMode::kTrain, 100);
+  EXPECT_TRUE(restored->Contains(42));  // third sighting
+  auto fresh = Make(spec);
+  LookupOne(fresh.get(), 42, LookupMode::kTrain, 100);
+  EXPECT_FALSE(fresh->Contains(42));
+
+  // Bytes of another layout are refused and change nothing.
+  auto other = Make(spec, {.num_stripes = 8});
+  EXPECT_EQ(other->RestorePolicyState(at_cut).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      restored->RestorePolicyState(at_cut.substr(0, at_cut.size() - 1)).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(restored->RestorePolicyState("junk").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace freshet
