@@ -11,6 +11,17 @@
 // STRUCT: 0 = freshet, 1 = libcuckoo, 2 = absl+mutex. Counters:
 // bytes_per_row (all memory the structure allocated / rows) and rows.
 //
+// apply/direct/N/DIM is the ceiling of the apply workload on this machine:
+// no hash table at all. The rows (Freshet's row layout: 24 bytes of metadata,
+// weights, adagrad accumulator) sit in one flat, huge-page-backed array
+// addressed by the key's index in the key set, so a row is found without any
+// lookup. Each batch draws the same keys as the other structures, prefetches
+// every cache line of the row 16 keys ahead, checks the row's key, applies
+// the same SparseOptimizer adagrad update and stamps the row's last update
+// time. No locks: the threads may update one row at once (about once per
+// 10^6 key pairs at 1M keys), which a real table must prevent, so no table
+// can beat this number.
+//
 // Only one structure is alive at a time: the benchmarks are registered
 // grouped by (N, dim, structure), and Setup() frees the previous structure
 // before building the next. items_per_second counts keys (row operations)
@@ -20,6 +31,7 @@
 //       --benchmark_out=table_bench.json --benchmark_out_format=json
 // Set TABLE_BENCH_MAX_KEYS=1000000 to skip the 10M-key runs.
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <atomic>
 #include <cmath>
@@ -44,7 +56,7 @@ constexpr float kLr = 0.05f;
 constexpr float kInitAcc = 0.1f;
 constexpr float kEps = 1e-8f;
 
-enum Structure { kFreshet = 0, kCuckoo = 1, kAbsl = 2 };
+enum Structure { kFreshet = 0, kCuckoo = 1, kAbsl = 2, kDirect = 3 };
 
 // Bytes allocated through CountingAllocator and not yet freed.
 std::atomic<int64_t> g_allocated{0};
@@ -128,6 +140,80 @@ struct LockedAbslMap {
   AbslMap<D> map;
 };
 
+uint64_t KeyOf(uint64_t i) { return Mix64(i + 0x5eed); }
+
+// The direct baseline: n rows of `stride` bytes, row i holding KeyOf(i), in
+// one mapping with transparent huge pages.
+class DirectRows {
+ public:
+  // Freshet's row layout: key u64, last update i64, score f32, flags u32,
+  // then weights and accumulator.
+  static constexpr size_t kKeyOffset = 0;
+  static constexpr size_t kTimeOffset = 8;
+  static constexpr size_t kWeightsOffset = 24;
+
+  DirectRows(int64_t n, int dim)
+      : n_(n),
+        dim_(dim),
+        stride_((kWeightsOffset + sizeof(float) * 2 * dim + 7) / 8 * 8),
+        bytes_((static_cast<size_t>(n) * stride_ + kHugePage - 1) / kHugePage *
+               kHugePage) {
+    // Over-map by one huge page to start the rows on a 2 MiB boundary.
+    map_bytes_ = bytes_ + kHugePage;
+    void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) std::abort();
+    map_ = static_cast<char*>(m);
+    const uintptr_t aligned =
+        (reinterpret_cast<uintptr_t>(map_) + kHugePage - 1) & ~(kHugePage - 1);
+    rows_ = reinterpret_cast<char*>(aligned);
+    madvise(rows_, bytes_, MADV_HUGEPAGE);
+    for (int64_t i = 0; i < n; ++i) {
+      char* p = Row(i);
+      const uint64_t key = KeyOf(static_cast<uint64_t>(i));
+      std::memset(p, 0, kWeightsOffset);
+      std::memcpy(p + kKeyOffset, &key, sizeof(key));
+      const uint32_t live = 1;
+      std::memcpy(p + 20, &live, sizeof(live));
+      float* w = Weights(p);
+      for (int d = 0; d < dim; ++d) {
+        w[d] = 0.0f;
+        w[dim + d] = kInitAcc;
+      }
+    }
+  }
+  ~DirectRows() { munmap(map_, map_bytes_); }
+  DirectRows(const DirectRows&) = delete;
+  DirectRows& operator=(const DirectRows&) = delete;
+
+  char* Row(uint64_t i) const { return rows_ + i * stride_; }
+  static float* Weights(char* p) {
+    return reinterpret_cast<float*>(p + kWeightsOffset);
+  }
+  size_t stride() const { return stride_; }
+  int64_t size() const { return n_; }
+  size_t bytes() const { return static_cast<size_t>(n_) * stride_; }
+
+  // Prefetches every cache line of row i for writing.
+  void Prefetch(uint64_t i) const {
+    const char* p = Row(i);
+    for (size_t off = 0; off < stride_; off += 64) {
+      __builtin_prefetch(p + off, 1);
+    }
+    __builtin_prefetch(p + stride_ - 1, 1);
+  }
+
+ private:
+  static constexpr size_t kHugePage = size_t{2} << 20;
+  int64_t n_;
+  int dim_;
+  size_t stride_;
+  size_t bytes_;
+  size_t map_bytes_ = 0;
+  char* map_ = nullptr;
+  char* rows_ = nullptr;
+};
+
 // The structure under test; only one exists at a time.
 struct Fixture {
   int structure = -1;
@@ -139,6 +225,7 @@ struct Fixture {
   std::unique_ptr<CuckooMap<64>> cuckoo64;
   std::unique_ptr<LockedAbslMap<16>> absl16;
   std::unique_ptr<LockedAbslMap<64>> absl64;
+  std::unique_ptr<DirectRows> direct;
 };
 Fixture* g_fixture = nullptr;
 
@@ -158,8 +245,6 @@ LockedAbslMap<D>& Absl(Fixture& f) {
     return *f.absl64;
   }
 }
-
-uint64_t KeyOf(uint64_t i) { return Mix64(i + 0x5eed); }
 
 std::unique_ptr<EmbeddingTable> MakeFreshet(int dim) {
   TableSpec spec;
@@ -195,6 +280,8 @@ void Build(int structure, int64_t n, int dim, bool empty) {
                                absl::MakeSpan(out.data(), m * dim),
                                LookupMode::kTrain, 0);
     }
+  } else if (structure == kDirect) {
+    f->direct = std::make_unique<DirectRows>(rows, dim);
   } else if (structure == kCuckoo) {
     auto fill = [&](auto& map) {
       for (int64_t i = 0; i < rows; ++i) map->insert(KeyOf(i));
@@ -254,6 +341,9 @@ void ReportMemory(benchmark::State& state) {
     rows = static_cast<double>(s.rows);
     bytes = static_cast<double>(s.total_bytes);
     state.counters["index_bytes_per_row"] = s.index_bytes_per_row;
+  } else if (f.direct) {
+    rows = static_cast<double>(f.direct->size());
+    bytes = static_cast<double>(f.direct->bytes());
   } else {
     rows = f.cuckoo16   ? f.cuckoo16->size()
            : f.cuckoo64 ? f.cuckoo64->size()
@@ -311,19 +401,49 @@ void RunLookup(benchmark::State& state) {
   ReportMemory(state);
 }
 
+// One apply batch on the direct baseline: a software pipeline that
+// prefetches the whole row kAhead keys before it is updated.
+template <int D>
+void ApplyDirect(const DirectRows& rows, const std::vector<uint64_t>& idx,
+                 const std::vector<uint64_t>& keys,
+                 const std::vector<float>& grads, int64_t t) {
+  static const SparseOptimizer& opt = AdagradFor(D);
+  constexpr int kAhead = 16;
+  const int n = static_cast<int>(idx.size());
+  for (int j = 0; j < kAhead && j < n; ++j) rows.Prefetch(idx[j]);
+  for (int j = 0; j < n; ++j) {
+    if (j + kAhead < n) rows.Prefetch(idx[j + kAhead]);
+    char* p = rows.Row(idx[j]);
+    uint64_t key;
+    std::memcpy(&key, p + DirectRows::kKeyOffset, sizeof(key));
+    if (key != keys[j]) std::abort();
+    float* w = DirectRows::Weights(p);
+    opt.Update(w, w + D, &grads[static_cast<size_t>(j) * D]);
+    int64_t last;
+    std::memcpy(&last, p + DirectRows::kTimeOffset, sizeof(last));
+    if (t > last) std::memcpy(p + DirectRows::kTimeOffset, &t, sizeof(t));
+  }
+}
+
 template <int D>
 void RunApply(benchmark::State& state) {
   Fixture& f = *g_fixture;
   Draw draw(state.thread_index() + 101);
+  std::vector<uint64_t> idx(kBatch);  // the keys' indices in the key set
   std::vector<uint64_t> keys(kBatch);
   std::vector<float> grads(kBatch * D);
   for (size_t i = 0; i < grads.size(); ++i)
     grads[i] = 0.001f * (i % 13) - 0.006f;
   int64_t t = 0;
   for (auto _ : state) {
-    for (int j = 0; j < kBatch; ++j) keys[j] = KeyOf(draw.Next(f.n));
+    for (int j = 0; j < kBatch; ++j) {
+      idx[j] = draw.Next(f.n);
+      keys[j] = KeyOf(idx[j]);
+    }
     if (f.freshet) {
       (void)f.freshet->Apply(keys, grads, ++t);
+    } else if (f.direct) {
+      ApplyDirect<D>(*f.direct, idx, keys, grads, ++t);
     } else if (f.structure == kCuckoo) {
       auto& map = Cuckoo<D>(f);
       for (int j = 0; j < kBatch; ++j) {
@@ -432,7 +552,7 @@ void RunInsert(benchmark::State& state) {
   ReportMemory(state);
 }
 
-const char* kNames[] = {"freshet", "libcuckoo", "absl_mutex"};
+const char* kNames[] = {"freshet", "libcuckoo", "absl_mutex", "direct"};
 
 void RegisterAll() {
   const int64_t max_keys = MaxKeys();
@@ -442,18 +562,22 @@ void RegisterAll() {
     // 4M at 10M keys.
     const int64_t iters = n >= 10000000 ? 4000 : 2000;
     for (int dim : {16, 64}) {
-      for (int s : {kFreshet, kCuckoo, kAbsl}) {
+      for (int s : {kFreshet, kCuckoo, kAbsl, kDirect}) {
         for (int threads : {1, 2}) {
           const std::string suffix = std::string("/") + kNames[s] + "/" +
                                      std::to_string(n) + "/dim" +
                                      std::to_string(dim);
-          auto* l = benchmark::RegisterBenchmark(
-              ("lookup" + suffix).c_str(),
-              dim == 16 ? RunLookup<16> : RunLookup<64>);
-          auto* a = benchmark::RegisterBenchmark(
+          std::vector<benchmark::internal::Benchmark*> bs;
+          // The direct baseline is the ceiling of the apply workload only.
+          if (s != kDirect) {
+            bs.push_back(benchmark::RegisterBenchmark(
+                ("lookup" + suffix).c_str(),
+                dim == 16 ? RunLookup<16> : RunLookup<64>));
+          }
+          bs.push_back(benchmark::RegisterBenchmark(
               ("apply" + suffix).c_str(),
-              dim == 16 ? RunApply<16> : RunApply<64>);
-          for (auto* b : {l, a}) {
+              dim == 16 ? RunApply<16> : RunApply<64>));
+          for (auto* b : bs) {
             b->Args({s, n, dim})
                 ->Threads(threads)
                 ->Iterations(iters / threads)
