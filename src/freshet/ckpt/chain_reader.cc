@@ -160,6 +160,7 @@ absl::Status MergeTableShard(ShardReader& r, ChainTable* table) {
   const size_t dim = r.header().dim;
   bool seen_rows = false;
   return r.ForEachBlock([&](int index, BlockType type, std::string_view recs) {
+    if (type == BlockType::kPolicyState) return absl::OkStatus();  // not rows
     const size_t size = r.RecordSize(type);
     if (type == BlockType::kDeletedKeys) {
       if (seen_rows) {

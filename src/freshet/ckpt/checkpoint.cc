@@ -164,6 +164,7 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
         std::unique_ptr<ShardWriter> w,
         ShardWriter::Create((fs::path(tmp) / name).string(), h, options.shard));
     RETURN_IF_ERROR(WriteTableSnapshot(table, *w));
+    RETURN_IF_ERROR(w->AddPolicyState(table.TakeSnapshotPolicyState()));
     ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
     manifest->files.push_back(
         {name, h.name, s.bytes, s.rows, s.deleted_keys, s.crc32c});
@@ -355,6 +356,16 @@ absl::Status ApplyTableShard(ShardReader& r, EmbeddingTable& table) {
   const size_t sf = r.header().state_floats;
   std::vector<float> weights(dim), state(sf);
   return r.ForEachBlock([&](int, BlockType type, std::string_view recs) {
+    if (type == BlockType::kPolicyState) {
+      absl::Status s = table.RestorePolicyState(recs);
+      if (!s.ok()) {
+        // Rows are what a checkpoint is for; a table whose options changed
+        // starts its admission counts afresh.
+        FRESHET_LOG_WARN("{}: {}; admission counts start afresh",
+                         table.spec().name, std::string(s.message()));
+      }
+      return absl::OkStatus();
+    }
     const size_t size = r.RecordSize(type);
     for (size_t off = 0; off < recs.size(); off += size) {
       const char* p = recs.data() + off;

@@ -180,6 +180,18 @@ absl::Status ShardWriter::AddDeletedKey(uint64_t key) {
   return absl::OkStatus();
 }
 
+absl::Status ShardWriter::AddPolicyState(std::string_view bytes) {
+  if (header_.type != ShardFileType::kTable) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": policy state in a dense shard"));
+  }
+  if (bytes.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(FlushBlock());
+  raw_.push_back(static_cast<char>(BlockType::kPolicyState));
+  raw_.append(bytes.data(), bytes.size());
+  return FlushBlock();
+}
+
 absl::Status ShardWriter::AddFloats(BlockType type,
                                     absl::Span<const float> values) {
   if (header_.type != ShardFileType::kDense) {
@@ -389,6 +401,8 @@ size_t ShardReader::RecordSize(BlockType type) const {
     case BlockType::kDenseParams:
     case BlockType::kDenseState:
       return 4;
+    case BlockType::kPolicyState:
+      return 1;
   }
   return 0;
 }
@@ -427,8 +441,9 @@ absl::Status ShardReader::ForEachBlock(
     }
     const uint8_t type_byte = static_cast<uint8_t>(raw[0]);
     const bool table = header_.type == ShardFileType::kTable;
-    const bool known = table ? (type_byte == 1 || type_byte == 2)
-                             : (type_byte == 3 || type_byte == 4);
+    const bool known =
+        table ? (type_byte == 1 || type_byte == 2 || type_byte == 5)
+              : (type_byte == 3 || type_byte == 4);
     if (!known) {
       return absl::DataLossError(absl::StrCat(where, ": block type ", type_byte,
                                               " not allowed in this file"));
@@ -454,6 +469,8 @@ absl::Status ShardReader::ForEachBlock(
         break;
       case BlockType::kDenseState:
         state += count;
+        break;
+      case BlockType::kPolicyState:
         break;
     }
     RETURN_IF_ERROR(

@@ -10,8 +10,9 @@
 //
 // A block's raw payload is one type byte and records of that type: rows
 // (key u64, last update i64, score f32, weights f32 x dim, state f32 x
-// state_floats), deleted keys (u64), dense parameters or dense optimizer
-// state (f32). All integers and floats are little-endian.
+// state_floats), deleted keys (u64), the table's policy state (opaque
+// bytes: admission sketches and counters), dense parameters or dense
+// optimizer state (f32). All integers and floats are little-endian.
 //
 // Thread safety: a ShardWriter or ShardReader is used by one thread at a
 // time.
@@ -45,6 +46,7 @@ enum class BlockType : uint8_t {
   kDeletedKeys = 2,  // u64 keys deleted since the previous checkpoint
   kDenseParams = 3,  // f32 dense parameters, in order
   kDenseState = 4,   // f32 dense optimizer state, in order
+  kPolicyState = 5,  // table: EmbeddingTable::PolicyState() bytes, one block
 };
 
 struct ShardHeader {
@@ -86,6 +88,8 @@ class ShardWriter {
                       absl::Span<const float> weights,
                       absl::Span<const float> state);
   absl::Status AddDeletedKey(uint64_t key);
+  // The table's policy state, as one block of its own.
+  absl::Status AddPolicyState(std::string_view bytes);
   absl::Status AddDenseParams(absl::Span<const float> values);
   absl::Status AddDenseState(absl::Span<const float> values);
   absl::StatusOr<ShardSummary> Finish();
