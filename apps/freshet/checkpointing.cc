@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<JobCheckpoints>> JobCheckpoints::Start(
               .string(),
           restored->metadata.stream_position, s.message()));
     }
-    FRESHET_LOG_INFO("resuming from {} at {} examples, stream position {}",
+    FRESHET_LOG_INFO("resumed from {} at {} examples (stream position {})",
                      DescribeCheckpoint(*restored), restored->metadata.examples,
                      restored->metadata.stream_position);
     c->resumed_ = *restored;

@@ -154,11 +154,6 @@ int RunRun(const RunOptions& opt) {
       return 1;
     }
     ckpt = std::move(*c);
-    if (ckpt->resumed()) {
-      std::fprintf(stderr, "freshet run: resumed from %s at %lld examples\n",
-                   DescribeCheckpoint(*ckpt->resumed()).c_str(),
-                   static_cast<long long>(ckpt->resumed()->metadata.examples));
-    }
   }
   SyncPublisherOptions sopt;
   sopt.interval_s = sync_interval_ms / 1000.0;

@@ -131,11 +131,6 @@ int RunTrain(const TrainOptions& opt) {
     }
     ckpt = std::move(*c);
     ckpt_ptr = ckpt.get();
-    if (ckpt->resumed()) {
-      std::fprintf(stderr, "resumed from %s at %lld examples\n",
-                   DescribeCheckpoint(*ckpt->resumed()).c_str(),
-                   static_cast<long long>(ckpt->resumed()->metadata.examples));
-    }
   }
   g_trainer.store(trainer->get());
   std::signal(SIGINT, OnSignal);
