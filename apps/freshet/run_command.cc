@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "apps/freshet/checkpointing.h"
 #include "apps/freshet/command.h"
+#include "apps/freshet/serve_flags.h"
 #include "freshet/base/config.h"
 #include "freshet/data/schema.h"
 #include "freshet/serve/http_server.h"
@@ -37,16 +38,12 @@ struct RunOptions {
   std::vector<std::string> overrides;
   std::string data;
   bool follow = false;
-  double duration_s = 0;
+  ServeFlags serve;
   // Shorthands for the job's sync and serve keys; unset: the job's value.
-  std::optional<int> http_port;
-  std::optional<std::string> bind;
   std::optional<int64_t> sync_interval_ms;
   std::optional<int> max_candidates;
   std::optional<int64_t> max_body_bytes;
-  std::optional<int64_t> stale_after_ms;
   std::optional<int> http_threads;
-  std::string port_file;
   std::string freshness_json;
   std::string checkpoint_dir;
 };
@@ -68,9 +65,7 @@ int RunRun(const RunOptions& opt) {
     overrides.push_back(
         absl::StrCat("sync.interval=", *opt.sync_interval_ms, "ms"));
   }
-  if (opt.http_port)
-    overrides.push_back(absl::StrCat("serve.port=", *opt.http_port));
-  if (opt.bind) overrides.push_back("serve.bind=" + *opt.bind);
+  AppendServeOverrides(opt.serve, &overrides);
   if (opt.max_candidates) {
     overrides.push_back(
         absl::StrCat("serve.max_candidates=", *opt.max_candidates));
@@ -78,10 +73,6 @@ int RunRun(const RunOptions& opt) {
   if (opt.max_body_bytes) {
     overrides.push_back(
         absl::StrCat("serve.max_body_bytes=", *opt.max_body_bytes));
-  }
-  if (opt.stale_after_ms) {
-    overrides.push_back(
-        absl::StrCat("serve.stale_after=", *opt.stale_after_ms, "ms"));
   }
   if (opt.http_threads) {
     overrides.push_back(absl::StrCat("serve.http_threads=", *opt.http_threads));
@@ -96,10 +87,6 @@ int RunRun(const RunOptions& opt) {
     job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
   }
   const bool checkpoints = !job->checkpoint.dir.empty();
-  if (const char* token = std::getenv("FRESHET_ADMIN_TOKEN");
-      token != nullptr && token[0] != '\0') {
-    job->serve.admin_token = token;
-  }
   const double sync_interval_ms = static_cast<double>(job->sync.interval_ms);
   const ServeSpec& serve = job->serve;
   // Paths in the job are already resolved against its folder.
@@ -171,12 +158,7 @@ int RunRun(const RunOptions& opt) {
   TrainerProgress progress;
   std::atomic<bool> training_done{false};
 
-  HttpServerOptions hopt;
-  hopt.bind = serve.bind;
-  hopt.port = serve.port;
-  hopt.threads = serve.http_threads;
-  hopt.max_body_bytes = serve.max_body_bytes;
-  hopt.predictor.max_candidates = serve.max_candidates;
+  HttpServerOptions hopt = HttpOptionsFromSpec(serve);
   hopt.predictor.stale_after_ms =
       serve.stale_after_ms > 0
           ? serve.stale_after_ms
@@ -246,7 +228,6 @@ int RunRun(const RunOptions& opt) {
           {"writing", c.writing}};
     }
   };
-  hopt.admin_token = serve.admin_token;
   hopt.admin["checkpoint"] = [&ckpt](const std::string&) {
     if (!ckpt) {
       return AdminReply{409,
@@ -279,14 +260,7 @@ int RunRun(const RunOptions& opt) {
                "freshet run: serving http://%s:%d (POST /v1/predict, GET "
                "/healthz /statusz /metrics), sync every %g ms\n",
                serve.bind.c_str(), port, sync_interval_ms);
-  if (!opt.port_file.empty()) {
-    const std::string tmp = opt.port_file + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << port << "\n";
-    }
-    std::rename(tmp.c_str(), opt.port_file.c_str());
-  }
+  WritePortFile(opt.serve.port_file, port);
 
   g_stop.store(false);
   std::signal(SIGINT, OnSignal);
@@ -320,7 +294,7 @@ int RunRun(const RunOptions& opt) {
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const double now = MonotonicSeconds();
-    if (opt.duration_s > 0 && now - start >= opt.duration_s) break;
+    if (opt.serve.duration_s > 0 && now - start >= opt.serve.duration_s) break;
     if (training_done.load() && !announced_done) {
       announced_done = true;
       std::fprintf(stderr,
@@ -411,14 +385,10 @@ CommandRunner SetupRun(CLI::App& app) {
                   "Read this file or folder of segments instead of the "
                   "job's source");
   cmd->add_flag("--follow", opt->follow, "Keep training as the log grows");
-  cmd->add_option("--duration-s", opt->duration_s,
-                  "Stop after this many seconds (0: until Ctrl-C/SIGTERM)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--http-port", opt->http_port,
-                  "HTTP port, serve.port (default 8080; 0: any free port, "
-                  "see --port-file)");
-  cmd->add_option("--bind", opt->bind,
-                  "Address to listen on, serve.bind (default 127.0.0.1)");
+  AddServeFlags(cmd, &opt->serve,
+                "Flag responses stale when the served version is older, "
+                "serve.stale_after (default 5 x the sync interval, at "
+                "least 1000)");
   cmd->add_option("--sync-interval-ms", opt->sync_interval_ms,
                   "Training -> serving sync interval, sync.interval "
                   "(default 1000)");
@@ -427,18 +397,12 @@ CommandRunner SetupRun(CLI::App& app) {
                   "(default 1000)");
   cmd->add_option("--max-body-bytes", opt->max_body_bytes,
                   "Largest request body, serve.max_body_bytes (default 1MiB)");
-  cmd->add_option("--stale-after-ms", opt->stale_after_ms,
-                  "Flag responses stale when the served version is older, "
-                  "serve.stale_after (default 5 x the sync interval, at "
-                  "least 1000)");
   cmd->add_option("--http-threads", opt->http_threads,
                   "HTTP worker threads, serve.http_threads (default 4)");
   cmd->add_option("--checkpoint-dir", opt->checkpoint_dir,
                   "Checkpoint folder (checkpoint.dir): resume from its newest "
                   "good checkpoint, write checkpoints per the job's "
                   "checkpoint section, on POST /admin/checkpoint and on exit");
-  cmd->add_option("--port-file", opt->port_file,
-                  "Write the HTTP port to this file once listening");
   cmd->add_option("--freshness-json", opt->freshness_json,
                   "Write the final freshness percentiles as JSON here");
   return [opt] { return RunRun(*opt); };

@@ -28,6 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "apps/freshet/command.h"
+#include "apps/freshet/serve_flags.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
 #include "freshet/ckpt/chain_reader.h"
@@ -44,11 +45,7 @@ struct ServeOptions {
   std::string config;
   std::vector<std::string> overrides;
   std::string checkpoint;
-  double duration_s = 0;
-  std::optional<int> http_port;
-  std::optional<std::string> bind;
-  std::optional<int64_t> stale_after_ms;
-  std::string port_file;
+  ServeFlags serve;
 };
 
 std::atomic<bool> g_stop{false};
@@ -127,14 +124,7 @@ DeltaBatch ToDeltaBatch(CheckpointChain* chain) {
 int RunServe(const ServeOptions& opt) {
   std::vector<std::string> overrides = opt.overrides;
   // The flags are shorthands for config keys, as in `freshet run`.
-  if (opt.http_port) {
-    overrides.push_back(absl::StrCat("serve.port=", *opt.http_port));
-  }
-  if (opt.bind) overrides.push_back("serve.bind=" + *opt.bind);
-  if (opt.stale_after_ms) {
-    overrides.push_back(
-        absl::StrCat("serve.stale_after=", *opt.stale_after_ms, "ms"));
-  }
+  AppendServeOverrides(opt.serve, &overrides);
   absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
   if (!job.ok()) {
     std::cerr << "freshet serve: " << job.status().message() << "\n";
@@ -189,12 +179,7 @@ int RunServe(const ServeOptions& opt) {
     }
   }
 
-  HttpServerOptions hopt;
-  hopt.bind = serve.bind;
-  hopt.port = serve.port;
-  hopt.threads = serve.http_threads;
-  hopt.max_body_bytes = serve.max_body_bytes;
-  hopt.predictor.max_candidates = serve.max_candidates;
+  HttpServerOptions hopt = HttpOptionsFromSpec(serve);
   // No sync follows: the checkpoint is not "stale" unless asked to be once
   // it is older than serve.stale_after.
   hopt.predictor.stale_after_ms = serve.stale_after_ms > 0
@@ -240,14 +225,7 @@ int RunServe(const ServeOptions& opt) {
                "/metrics)\n",
                name.c_str(), absl::StrJoin(ids, ", ").c_str(),
                static_cast<long long>(rows), serve.bind.c_str(), port);
-  if (!opt.port_file.empty()) {
-    const std::string tmp = opt.port_file + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << port << "\n";
-    }
-    std::rename(tmp.c_str(), opt.port_file.c_str());
-  }
+  WritePortFile(opt.serve.port_file, port);
 
   g_stop.store(false);
   std::signal(SIGINT, OnSignal);
@@ -255,7 +233,8 @@ int RunServe(const ServeOptions& opt) {
   const double start = MonotonicSeconds();
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (opt.duration_s > 0 && MonotonicSeconds() - start >= opt.duration_s) {
+    if (opt.serve.duration_s > 0 &&
+        MonotonicSeconds() - start >= opt.serve.duration_s) {
       break;
     }
   }
@@ -283,19 +262,9 @@ CommandRunner SetupServe(CLI::App& app) {
   cmd->add_option("--checkpoint", opt->checkpoint,
                   "Checkpoint folder (holding ckpt-<id> directories)")
       ->required();
-  cmd->add_option("--duration-s", opt->duration_s,
-                  "Stop after this many seconds (0: until Ctrl-C/SIGTERM)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--http-port", opt->http_port,
-                  "HTTP port, serve.port (default 8080; 0: any free port, "
-                  "see --port-file)");
-  cmd->add_option("--bind", opt->bind,
-                  "Address to listen on, serve.bind (default 127.0.0.1)");
-  cmd->add_option("--stale-after-ms", opt->stale_after_ms,
-                  "Flag responses stale once the checkpoint is older than "
-                  "this, serve.stale_after (default: never)");
-  cmd->add_option("--port-file", opt->port_file,
-                  "Write the HTTP port to this file once listening");
+  AddServeFlags(cmd, &opt->serve,
+                "Flag responses stale once the checkpoint is older than "
+                "this, serve.stale_after (default: never)");
   return [opt] { return RunServe(*opt); };
 }
 
