@@ -496,6 +496,21 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
   Scratch& sc = GroupByStripe(keys);
   const double inv_half_life = 1.0 / options_.value_half_life_ms;
   const float extra = options_.positive_weight - 1.0f;
+  // Everything the per-key loop reads is copied into locals first: the row
+  // stores go through char pointers, which may alias any memory, so fields
+  // read through `this` or the scratch vectors would otherwise be reloaded
+  // for every key.
+  const uint32_t* const order = sc.order.data();
+  const uint64_t* const hash = sc.hash.data();
+  const uint32_t* const hint_rows = sc.rows.data();
+  char* const* const hint_ptrs = sc.ptrs.data();
+  const uint64_t* const key_data = keys.data();
+  const float* const grad_data = grads.data();
+  const float* const label_data = labels.empty() ? nullptr : labels.data();
+  const size_t dim = static_cast<size_t>(dim_);
+  const bool track_sync = options_.track_sync;
+  const bool track_checkpoint = options_.track_checkpoint;
+  const SparseOptimizer& optimizer = optimizer_;
   for (uint32_t k = 0; k < num_stripes_; ++k) {
     const uint32_t st = (sc.first_stripe + k) % num_stripes_;
     const uint32_t begin = sc.start[st], end = sc.start[st + 1];
@@ -503,25 +518,29 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
     Stripe& s = stripes_[st];
     std::unique_lock lock(s.mu);
     ResolveHints(s, sc, begin, end, /*for_write=*/true);
+    uint64_t* const dirty_sync = track_sync ? s.dirty[0].data() : nullptr;
+    uint64_t* const dirty_checkpoint =
+        track_checkpoint ? s.dirty[1].data() : nullptr;
     int64_t applied = 0, dropped = 0;
     for (uint32_t j = begin; j < end; ++j) {
-      const uint32_t i = sc.order[j];
-      uint32_t row = sc.rows[j];
-      char* p = sc.ptrs[j];
-      if (p != nullptr && !RowIs(p, keys[i])) {
+      const uint32_t i = order[j];
+      uint32_t row = hint_rows[j];
+      char* p = hint_ptrs[j];
+      const uint64_t key = key_data[i];
+      if (p != nullptr && !RowIs(p, key)) [[unlikely]] {
         // The first slot with this hash belongs to another key.
-        row = FindRow(s, keys[i], static_cast<uint32_t>(sc.hash[i]),
-                      RowIndex::kNoRow);
+        row = FindRow(s, key, static_cast<uint32_t>(hash[i]), RowIndex::kNoRow);
         p = row == RowIndex::kNoRow ? nullptr : s.arena->Row(row);
       }
-      if (p == nullptr) {
+      if (p == nullptr) [[unlikely]] {
         ++dropped;
         continue;
       }
       BeforeChange(s, row);
-      optimizer_.Update(Weights(p), State(p),
-                        grads.data() + static_cast<size_t>(i) * dim_);
-      const float value = labels.empty() ? 1.0f : 1.0f + extra * labels[i];
+      float* const w = reinterpret_cast<float*>(p + kWeightsOffset);
+      optimizer.Update(w, w + dim, grad_data + i * dim);
+      const float value =
+          label_data == nullptr ? 1.0f : 1.0f + extra * label_data[i];
       float score = Load<float>(p, kScoreOffset);
       const int64_t last = Load<int64_t>(p, kTimeOffset);
       if (event_time_ms > last) {
@@ -531,7 +550,9 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
         Store<int64_t>(p, kTimeOffset, event_time_ms);
       }
       Store<float>(p, kScoreOffset, score + value);
-      MarkDirty(s, row);
+      const uint64_t bit = uint64_t{1} << (row & 63);
+      if (dirty_sync != nullptr) dirty_sync[row >> 6] |= bit;
+      if (dirty_checkpoint != nullptr) dirty_checkpoint[row >> 6] |= bit;
       ++applied;
     }
     s.applied.fetch_add(applied, std::memory_order_relaxed);
