@@ -13,10 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -88,8 +90,8 @@ class Child {
     }
   }
 
-  // Starts argv[0] (a path, or a name looked up in PATH) with `env` ("NAME=
-  // value") added to the environment.
+  // Starts argv[0] (a path, or a name looked up in PATH) with `env` applied
+  // to the environment: "NAME=value" sets, "-NAME" unsets.
   void Start(const std::vector<std::string>& argv, const fs::path& out,
              const fs::path& err, const std::vector<std::string>& env = {}) {
     out_ = out;
@@ -101,7 +103,13 @@ class Child {
       ::setpgid(0, 0);
       (void)!std::freopen(out.c_str(), "w", stdout);
       (void)!std::freopen(err.c_str(), "w", stderr);
-      for (const std::string& e : env) ::putenv(::strdup(e.c_str()));
+      for (const std::string& e : env) {
+        if (e[0] == '-') {
+          ::unsetenv(e.c_str() + 1);
+        } else {
+          ::putenv(::strdup(e.c_str()));
+        }
+      }
       std::vector<std::string> args = argv;
       std::vector<char*> c;
       for (std::string& a : args) c.push_back(a.data());
@@ -111,8 +119,6 @@ class Child {
     }
     ::setpgid(pid_, pid_);  // either this or the child's call wins
   }
-
-  bool running() const { return pid_ > 0; }
 
   // True once the process has exited (reaped here); exit_code() then holds
   // its exit code, or 128 + the signal that ended it.
@@ -175,14 +181,16 @@ struct Finished {
   std::string out, err;
 };
 
-// Runs `freshet ARGS` to its end (killed after `timeout_s`).
+// Runs `freshet ARGS` to its end (killed after `timeout_s`), with
+// FRESHET_ADMIN_TOKEN unset.
 Finished RunFreshet(const std::vector<std::string>& args, const fs::path& dir,
                     const std::string& name, double timeout_s = 120) {
   std::vector<std::string> argv = {FRESHET_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   Finished f;
   Child c;
-  c.Start(argv, dir / (name + ".out"), dir / (name + ".err"));
+  c.Start(argv, dir / (name + ".out"), dir / (name + ".err"),
+          {"-FRESHET_ADMIN_TOKEN"});
   if (!c.Wait(timeout_s)) {
     c.Kill();
     f.err = "timed out after " + std::to_string(timeout_s) + " s\n";
@@ -288,7 +296,7 @@ class RowPool {
   size_t appended() const { return next_; }
   // Tab-separated field `field` of row `row` (Criteo: 0 label, 1-13 I1-I13,
   // 14-39 C1-C26).
-  std::string Line(size_t row, int field) const {
+  std::string Field(size_t row, int field) const {
     std::stringstream ss(lines_.at(row));
     std::string f;
     for (int i = 0; i <= field; ++i) std::getline(ss, f, '\t');
@@ -500,12 +508,13 @@ TEST_F(CheckpointFaultTest,
   std::printf("kill seed %u (rerun with FRESHET_FAULT_SEED=%u)\n", seed, seed);
   RecordProperty("kill_seed", std::to_string(seed));
   std::mt19937 rng(seed);
-  // Each kill comes this long (a fraction of the uninterrupted run) after
-  // the run has resumed, so the kills move through the run. Three of them
-  // do not add up to a whole run: a run with checkpoints is slower than one
-  // without (by a half or more), and each one loses what it trained after
-  // its last checkpoint.
-  std::uniform_real_distribution<double> fraction(0.1, 0.6);
+  // Each kill comes a random part (10% to 50%) of the time the
+  // uninterrupted run took for what is left after the run resumed, so the
+  // kills move through the run, and land before its end even when this
+  // machine is twice as fast now as it was for the uninterrupted run (a run
+  // with checkpoints is no faster than one without).
+  std::uniform_real_distribution<double> part(0.1, 0.5);
+  constexpr int64_t kRows = 300000;
 
   const fs::path ckpt = Path("ckpt");
   const std::vector<std::string> args =
@@ -534,10 +543,16 @@ TEST_F(CheckpointFaultTest,
           60, 0.002));
       EXPECT_THAT(c.err(), HasSubstr("resum"));
     }
-    const double delay = fraction(rng) * base.seconds;
+    // The checkpoint it resumed from (or, for the first run, the first).
+    const int64_t resumed = std::max<int64_t>(0, NewestExamples(ckpt));
+    const double left = static_cast<double>(kRows - resumed) / kRows;
+    const double delay = part(rng) * left * base.seconds;
     SleepS(delay);
     if (c.Exited()) {
-      std::printf("run %d: finished before the kill at +%.3f s\n", i, delay);
+      std::printf(
+          "run %d: from %lld examples, finished before the kill at "
+          "+%.3f s\n",
+          i, static_cast<long long>(resumed), delay);
       EXPECT_EQ(c.exit_code(), 0) << c.err();
       continue;
     }
@@ -550,15 +565,16 @@ TEST_F(CheckpointFaultTest,
     std::sort(names.begin(), names.end());
     std::string listing;
     for (const std::string& n : names) listing += " " + n;
-    std::printf("run %d: killed at +%.3f s; folder:%s\n", i, delay,
-                listing.c_str());
+    std::printf("run %d: from %lld examples, killed at +%.3f s; folder:%s\n", i,
+                static_cast<long long>(resumed), delay, listing.c_str());
   }
   EXPECT_GE(killed, 3) << "too few kills landed before the run ended";
 
   Finished last = RunFreshet(args, dir_, "last");
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_THAT(last.err, HasSubstr("resumed from ckpt-"));
-  EXPECT_THAT(last.out, HasSubstr("trained lr on 300000 examples"));
+  EXPECT_THAT(last.out, HasSubstr("trained lr on " + std::to_string(kRows) +
+                                  " examples"));
   EXPECT_EQ(DigestOf(last.out), base.digest) << last.out << last.err;
 
   Finished verify = RunFreshet({"ckpt", "verify", ckpt.string()}, dir_, "vfy");
@@ -1056,8 +1072,8 @@ TEST_F(CheckpointFaultTest, RunResumesFromItsCheckpoints) {
   const std::string request =
       R"({"context": {"I1": 3, "I2": 1, "I5": 1000},
           "candidates": [{"C1": ")" +
-      pool.Line(0, 14) + R"("}, {"C1": ")" + pool.Line(1, 14) +
-      R"(", "C2": ")" + pool.Line(1, 15) + R"("}, {"C3": "zzz"}]})";
+      pool.Field(0, 14) + R"("}, {"C1": ")" + pool.Field(1, 14) +
+      R"(", "C2": ")" + pool.Field(1, 15) + R"("}, {"C3": "zzz"}]})";
   auto predict = [&](RunProcess& run) {
     httplib::Client client("127.0.0.1", run.port());
     client.set_read_timeout(10);
