@@ -429,9 +429,7 @@ class CheckpointFaultTest : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::create_directories(dir_);
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  void TearDown() override { fs::remove_all(dir_); }
 
   // The 300k-row file and its uninterrupted digest (made once).
   static const SuiteData& Baseline() {
