@@ -46,9 +46,10 @@ absl::StatusOr<std::unique_ptr<JobCheckpoints>> JobCheckpoints::Start(
                         absl::StrFormat("cannot resume from %s: %s", c->dir_,
                                         restored.status().message()));
   }
-  ASSIGN_OR_RETURN(c->checkpointer_,
-                   Checkpointer::Create(&model, CheckpointerOptionsFromSpec(
-                                                    job.checkpoint, hash)));
+  CheckpointerOptions options =
+      CheckpointerOptionsFromSpec(job.checkpoint, hash);
+  if (c->resumed_) options.start_examples = c->resumed_->metadata.examples;
+  ASSIGN_OR_RETURN(c->checkpointer_, Checkpointer::Create(&model, options));
   return c;
 }
 

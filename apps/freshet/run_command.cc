@@ -267,6 +267,7 @@ int RunRun(const RunOptions& opt) {
   std::signal(SIGTERM, OnSignal);
   publisher.Start();
   absl::Status train_status;
+  bool final_checkpoint_failed = false;  // read after the join
   std::thread train_thread([&] {
     train_status = (*trainer)->Run([&](const TrainerProgress& p) {
       std::lock_guard<std::mutex> lock(progress_mu);
@@ -281,6 +282,7 @@ int RunRun(const RunOptions& opt) {
         std::fprintf(stderr, "freshet run: final checkpoint %s\n",
                      DescribeCheckpoint(**final).c_str());
       } else if (final) {
+        final_checkpoint_failed = true;
         std::fprintf(stderr, "freshet run: final checkpoint failed: %s\n",
                      std::string(final->status().message()).c_str());
       }
@@ -371,7 +373,7 @@ int RunRun(const RunOptions& opt) {
     std::cerr << "freshet run: " << train_status.message() << "\n";
     return 1;
   }
-  return 0;
+  return final_checkpoint_failed ? 1 : 0;
 }
 
 CommandRunner SetupRun(CLI::App& app) {

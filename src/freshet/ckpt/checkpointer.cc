@@ -70,7 +70,8 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
 
 Checkpointer::Checkpointer(RecModel* model, const CheckpointerOptions& options)
     : model_(model), options_(options) {
-  next_examples_ = options_.every_examples;
+  next_examples_ = options_.start_examples + options_.every_examples;
+  last_cut_examples_ = options_.start_examples;
   next_time_s_ = MonotonicSeconds() + options_.every_ms / 1000.0;
   writer_ = std::thread([this] { WriterLoop(); });
 }

@@ -56,6 +56,9 @@ struct CheckpointerOptions {
   // a write takes longer instead (0: same priority as training).
   int writer_nice = 10;
   std::string model_config_hash;
+  // Examples trained before this process (a resumed run): the first
+  // every_examples checkpoint falls due every_examples after them.
+  int64_t start_examples = 0;
 };
 
 // CheckpointSpec (the job's `checkpoint` section) as options.

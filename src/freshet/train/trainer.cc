@@ -280,6 +280,7 @@ absl::Status Trainer::Run(
 
   start_ = MonotonicSeconds();
   double last_progress = start_;
+  int64_t reported_examples = examples_;
   absl::Status status;
   while (true) {
     bool idle = false;
@@ -288,6 +289,15 @@ absl::Status Trainer::Run(
     if (!b && idle && !stop_.load()) {
       // Waiting for the stream (follow mode): a safe point all the same.
       if (options_.on_idle) options_.on_idle(*model_);
+      // Report the batches since the last report now, not at the next batch,
+      // which may be long in coming.
+      if (examples_ != reported_examples) {
+        const double now = MonotonicSeconds();
+        UpdateProgress(now, false);
+        if (on_progress) on_progress(progress_);
+        last_progress = now;
+        reported_examples = examples_;
+      }
       continue;
     }
     if (!b) break;
@@ -313,6 +323,7 @@ absl::Status Trainer::Run(
       UpdateProgress(now, false);
       if (on_progress) on_progress(progress_);
       last_progress = now;
+      reported_examples = examples_;
     }
   }
   stop_.store(true);
