@@ -7,7 +7,8 @@
 // embedding tables (the dim-1 wide tables keep what the stream gives them),
 // then trains for three phases of --seconds each: (1) no checkpoints,
 // (2) full checkpoints back to back (a new cut as soon as the previous write
-// is published; the worst case), (3) no checkpoints again. Phases 1 and 3
+// is published; the worst case), (3) no checkpoints again, once the last
+// write has finished. Phases 1 and 3
 // are the baseline (their mean), so drift of the machine shows. The pause
 // of a cut is the time of Checkpointer::OnBatch() when it cut (ModelCut::
 // Begin: the tables' snapshot bitmaps and the dense copy), on the training
@@ -16,6 +17,9 @@
 //
 //   checkpoint_bench [--rows 10000000] [--seconds 30] [--threads 2]
 //                    [--model deepfm] [--dim 16] [--full-every 1] [--nice 10]
+//                    [--zstd-level 1] [--control 1]
+// --control 1 takes no checkpoint in phase 2: what the method reads when
+// checkpoints cost nothing.
 //                    [--dir out/bench/ckpt]       (from the repository root)
 // Unknown flags (e.g. scripts/bench.sh's --benchmark_*) are ignored.
 #include <algorithm>
@@ -47,6 +51,9 @@ struct Flags {
   int dim = 16;
   int full_every = 1;
   int nice = 10;
+  int zstd_level = 1;
+  double mbps = 0;
+  bool control = false;  // phase 2 without checkpoints: the method's noise
   std::string dir = "out/bench/ckpt";
 };
 
@@ -67,6 +74,12 @@ Flags ParseFlags(int argc, char** argv) {
       f.dim = std::atoi(v);
     } else if (a == "--full-every") {
       f.full_every = std::atoi(v);
+    } else if (a == "--max-write-mbps") {
+      f.mbps = std::atof(v);
+    } else if (a == "--control") {
+      f.control = std::atoi(v) != 0;
+    } else if (a == "--zstd-level") {
+      f.zstd_level = std::atoi(v);
     } else if (a == "--nice") {
       f.nice = std::atoi(v);
     } else if (a == "--dir") {
@@ -145,7 +158,9 @@ int Main(int argc, char** argv) {
 
   std::atomic<int> phase{0};
   std::mutex mu;
-  Phase phases[3];
+  // 0: before, 1: writing, 2: the last write draining (not counted),
+  // 3: after.
+  Phase phases[4];
   Trainer* trainer = nullptr;
   Checkpointer* checkpointer = nullptr;
   TrainerOptions topt;
@@ -155,7 +170,7 @@ int Main(int argc, char** argv) {
   topt.after_batch = [&](RecModel&, int64_t examples, double batch_start) {
     const int p = phase.load();
     double cut_ms = -1;
-    if (p == 1) {
+    if (p == 1 && !f.control) {
       const int64_t before = checkpointer->Stats().cuts;
       const double t0 = MonotonicSeconds();
       checkpointer->OnBatch(examples, trainer->position());
@@ -194,15 +209,25 @@ int Main(int argc, char** argv) {
   copt.full_every = f.full_every;
   copt.keep_full = 1;
   copt.writer_nice = f.nice;
+  copt.zstd_level = f.zstd_level;
+  copt.max_write_mbps = f.mbps;
   auto c = Checkpointer::Create(&model, copt);
   if (!c.ok()) return 1;
   checkpointer = c->get();
 
   std::thread stopper([&] {
-    for (int p = 0; p < 3; ++p) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(f.seconds));
-      if (p < 2) phase.store(p + 1);
+    const auto phase_length = std::chrono::duration<double>(f.seconds);
+    std::this_thread::sleep_for(phase_length);
+    phase.store(1);
+    std::this_thread::sleep_for(phase_length);
+    phase.store(2);  // no new cuts; the write in flight finishes
+    while (true) {
+      const CheckpointerStats s = checkpointer->Stats();
+      if (s.cuts == s.written + s.failed) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    phase.store(3);
+    std::this_thread::sleep_for(phase_length);
     trainer->Stop();
   });
   absl::Status status = trainer->Run();
@@ -214,14 +239,14 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const double base =
-      (phases[0].ExamplesPerSec() + phases[2].ExamplesPerSec()) / 2;
+      (phases[0].ExamplesPerSec() + phases[3].ExamplesPerSec()) / 2;
   std::vector<double> base_batches = phases[0].batch_ms;
-  base_batches.insert(base_batches.end(), phases[2].batch_ms.begin(),
-                      phases[2].batch_ms.end());
+  base_batches.insert(base_batches.end(), phases[3].batch_ms.begin(),
+                      phases[3].batch_ms.end());
   const Phase& w = phases[1];
   std::printf(
       "rows %lld, %s dim %d, %d train threads, full_every %d, writer nice "
-      "%d\n"
+      "%d, zstd level %d\n"
       "no checkpoints     %.0f examples/s (before %.0f, after %.0f); batch "
       "ms p50 %.2f p99 %.2f max %.2f\n"
       "while writing      %.0f examples/s = %.1f%% of normal; batch ms p50 "
@@ -229,8 +254,8 @@ int Main(int argc, char** argv) {
       "cut pause          %zu cuts: p50 %.2f ms, max %.2f ms\n"
       "writes             %lld published, last %.2f s\n",
       static_cast<long long>(rows), f.model.c_str(), f.dim, f.threads,
-      f.full_every, f.nice, base, phases[0].ExamplesPerSec(),
-      phases[2].ExamplesPerSec(), Percentile(base_batches, 0.5),
+      f.full_every, f.nice, f.zstd_level, base, phases[0].ExamplesPerSec(),
+      phases[3].ExamplesPerSec(), Percentile(base_batches, 0.5),
       Percentile(base_batches, 0.99), Percentile(base_batches, 1.0),
       w.ExamplesPerSec(), 100.0 * w.ExamplesPerSec() / base,
       Percentile(w.batch_ms, 0.5), Percentile(w.batch_ms, 0.99),

@@ -918,6 +918,11 @@ absl::Status ReadCheckpoint(const ConfigReader& r, const YAML::Node& node,
   RETURN_IF_ERROR(r.Get(node, path, "on_exit", &c->on_exit));
   RETURN_IF_ERROR(r.Get(node, path, "zstd_level", &c->zstd_level));
   RETURN_IF_ERROR(r.Get(node, path, "writer_nice", &c->writer_nice));
+  RETURN_IF_ERROR(r.Get(node, path, "max_write_mbps", &c->max_write_mbps));
+  if (c->max_write_mbps < 0) {
+    return r.Error(node["max_write_mbps"], "checkpoint.max_write_mbps",
+                   "must be >= 0");
+  }
   if (c->every_examples < 0) {
     return r.Error(node["every_examples"], "checkpoint.every_examples",
                    absl::StrCat("must be >= 0, got ", c->every_examples));

@@ -192,8 +192,9 @@ struct CheckpointSpec {
   int full_every = 8;          // every Nth checkpoint is full; 1: all full
   int keep_full = 2;           // retention: full checkpoints (+ their chains)
   bool on_exit = true;         // a final checkpoint when training stops
-  int zstd_level = 3;
-  int writer_nice = 10;  // priority of the writer thread below training's
+  int zstd_level = 1;
+  int writer_nice = 10;       // priority of the writer thread below training's
+  double max_write_mbps = 0;  // cap on a write's rate of rows; 0: none
 };
 
 struct JobConfig {

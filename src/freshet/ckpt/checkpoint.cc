@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -119,8 +120,30 @@ absl::StatusOr<uint64_t> HighestId(const std::string& dir) {
   return highest;
 }
 
+// Paces a write to at most `bytes_per_s` (0: no limit).
+class Pacer {
+ public:
+  explicit Pacer(double bytes_per_s)
+      : bytes_per_s_(bytes_per_s), start_(std::chrono::steady_clock::now()) {}
+  void Add(size_t bytes) {
+    if (bytes_per_s_ <= 0) return;
+    done_ += static_cast<double>(bytes);
+    const auto due =
+        start_ +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(done_ / bytes_per_s_));
+    std::this_thread::sleep_until(due);
+  }
+
+ private:
+  const double bytes_per_s_;
+  const std::chrono::steady_clock::time_point start_;
+  double done_ = 0;
+};
+
 // Writes the rows of `table`'s open snapshot.
-absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w) {
+absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w,
+                                Pacer& pacer) {
   const size_t dim = static_cast<size_t>(table.dim());
   const size_t sf = static_cast<size_t>(table.state_floats());
   DirtyBatch batch;
@@ -128,6 +151,7 @@ absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w) {
   while (more) {
     batch.Clear();
     more = table.ReadSnapshot(&batch, 4096);
+    pacer.Add(batch.keys.size() * (20 + sizeof(float) * (dim + sf)));
     if (batch.weights.size() != batch.keys.size() * dim ||
         batch.state.size() != batch.keys.size() * sf ||
         batch.last_update_ms.size() != batch.keys.size() ||
@@ -152,6 +176,7 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
                         const CheckpointWriteOptions& options,
                         Manifest* manifest) {
   RecModel& model = cut.model();
+  Pacer pacer(options.max_bytes_per_s);
   for (int t = 0; t < model.num_tables(); ++t) {
     EmbeddingTable& table = model.table(t);
     ShardHeader h;
@@ -163,7 +188,7 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
     ASSIGN_OR_RETURN(
         std::unique_ptr<ShardWriter> w,
         ShardWriter::Create((fs::path(tmp) / name).string(), h, options.shard));
-    RETURN_IF_ERROR(WriteTableSnapshot(table, *w));
+    RETURN_IF_ERROR(WriteTableSnapshot(table, *w, pacer));
     RETURN_IF_ERROR(w->AddPolicyState(table.TakeSnapshotPolicyState()));
     ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
     manifest->files.push_back(

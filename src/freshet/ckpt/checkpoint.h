@@ -48,6 +48,10 @@ namespace freshet {
 
 struct CheckpointWriteOptions {
   ShardWriterOptions shard;
+  // Caps the rate at which a write reads the model's rows (raw bytes per
+  // second; 0: no cap), so that a write leaves training its memory
+  // bandwidth and cores at the price of taking longer.
+  double max_bytes_per_s = 0;
 };
 
 // A cut of a model for one checkpoint: open snapshots of its tables and a

@@ -35,6 +35,7 @@ CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
   o.keep_full = spec.keep_full;
   o.zstd_level = spec.zstd_level;
   o.writer_nice = spec.writer_nice;
+  o.max_write_mbps = spec.max_write_mbps;
   o.model_config_hash = std::move(model_config_hash);
   return o;
 }
@@ -59,7 +60,8 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
   if (options.every_examples < 0 || options.every_ms < 0 ||
       options.full_every < 1 || options.keep_full < 1 ||
       options.zstd_level < 1 || options.zstd_level > 19 ||
-      options.writer_nice < 0 || options.writer_nice > 19) {
+      options.writer_nice < 0 || options.writer_nice > 19 ||
+      options.max_write_mbps < 0) {
     return absl::InvalidArgumentError(
         "checkpoint options: every_examples and every must be >= 0, "
         "full_every and keep_full >= 1, zstd_level in 1..19, writer_nice in "
@@ -167,6 +169,7 @@ void Checkpointer::WriterLoop() {
     const double start = MonotonicSeconds();
     CheckpointWriteOptions write_options;
     write_options.shard.zstd_level = options_.zstd_level;
+    write_options.max_bytes_per_s = options_.max_write_mbps * 1e6;
     absl::StatusOr<Manifest> m = WriteCut(options_.dir, *cut, write_options);
     const double seconds = MonotonicSeconds() - start;
     cut.reset();

@@ -51,10 +51,12 @@ struct CheckpointerOptions {
   int64_t every_ms = 0;        // 0: off
   int full_every = 8;
   int keep_full = 2;
-  int zstd_level = 3;
+  int zstd_level = 1;
   // Nice value of the writer thread, so that training keeps the cores and
   // a write takes longer instead (0: same priority as training).
   int writer_nice = 10;
+  // Cap on the rate a write reads rows at (MB/s of raw rows; 0: none).
+  double max_write_mbps = 0;
   std::string model_config_hash;
   // Examples trained before this process (a resumed run): the first
   // every_examples checkpoint falls due every_examples after them.

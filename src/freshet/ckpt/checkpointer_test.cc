@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "freshet/base/clock.h"
 #include "freshet/data/generator.h"
 #include "freshet/train/trainer.h"
 
@@ -202,6 +203,29 @@ TEST_F(CheckpointerTest, FailedWriteIsCountedAndTheNextCheckpointIsFull) {
   ASSERT_TRUE(restored.ok());
   ASSERT_TRUE(RestoreCheckpoint(ckpt, &(*restored)->model()).ok());
   EXPECT_EQ(ModelDigest((*restored)->model()), ModelDigest((*t)->model()));
+}
+
+TEST_F(CheckpointerTest, MaxWriteRatePacesTheWrite) {
+  auto t = Trainer::Create(job_, Options(2000));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  RecModel& model = (*t)->model();
+  CheckpointerOptions co = CkptOptions((dir_ / "paced").string());
+  co.max_write_mbps = 0.5;
+  auto c = Checkpointer::Create(&model, co);
+  ASSERT_TRUE(c.ok());
+  const double start = MonotonicSeconds();
+  auto m = (*c)->Final((*t)->examples(), (*t)->position());
+  const double seconds = MonotonicSeconds() - start;
+  ASSERT_TRUE(m.ok()) << m.status();
+  // The raw bytes of its rows, read at no more than 0.5 MB/s.
+  double raw = 0;
+  for (int i = 0; i < model.num_tables(); ++i) {
+    raw += static_cast<double>(m->files[i].rows) *
+           (20 + 4.0 * (model.table(i).dim() + model.table(i).state_floats()));
+  }
+  ASSERT_GT(raw, 2e5);
+  EXPECT_GE(seconds, raw / 0.5e6 * 0.95);
 }
 
 TEST_F(CheckpointerTest, RejectsBadOptions) {
