@@ -1,7 +1,5 @@
 #include "freshet/table/row_index.h"
 
-#include <algorithm>
-#include <cstring>
 #include <map>
 #include <random>
 #include <vector>
@@ -69,41 +67,6 @@ TEST(RowArenaTest, ReusesFreedRowsAndKeepsAddressesStable) {
   }
   EXPECT_EQ(arena.bytes(), bytes);
   EXPECT_EQ(arena.high_water(), 10000u);
-}
-
-// Rows whose slabs fill more than one 64 MiB reservation (4 KiB rows: the
-// slab of 8192 rows no longer fits in the first) are all writable, keep
-// their contents and never overlap; the bytes accounted are the slabs'.
-TEST(RowArenaTest, RowsSpanSeveralReservations) {
-  constexpr size_t kStride = 4096;
-  constexpr uint32_t kRows = 20000;
-  RowArena arena(kStride);
-  std::vector<char*> rows;
-  for (uint32_t i = 0; i < kRows; ++i) {
-    ASSERT_EQ(arena.Allocate(), i);
-    char* p = arena.Row(i);
-    rows.push_back(p);
-    std::memcpy(p, &i, sizeof(i));
-    std::memcpy(p + kStride - sizeof(i), &i, sizeof(i));
-  }
-  size_t slab_bytes = 0;
-  for (size_t rows_in_slab = 16, have = 0; have < kRows;
-       rows_in_slab = std::min<size_t>(rows_in_slab * 2, 16384)) {
-    slab_bytes += rows_in_slab * kStride;
-    have += rows_in_slab;
-  }
-  EXPECT_EQ(arena.bytes(), slab_bytes);
-  for (uint32_t i = 0; i < kRows; ++i) {
-    uint32_t first, last;
-    std::memcpy(&first, arena.Row(i), sizeof(first));
-    std::memcpy(&last, arena.Row(i) + kStride - sizeof(last), sizeof(last));
-    ASSERT_EQ(first, i);
-    ASSERT_EQ(last, i);
-  }
-  std::sort(rows.begin(), rows.end());
-  for (uint32_t i = 1; i < kRows; ++i) {
-    ASSERT_GE(static_cast<size_t>(rows[i] - rows[i - 1]), kStride);
-  }
 }
 
 }  // namespace
