@@ -2,14 +2,10 @@
 //
 // Rows live in slabs that never move, so a row's address is stable for its
 // lifetime. Slabs double from 16 rows up to 16384 rows and stay at 16384, so a
-// small table stays small and a large one wastes at most one slab. Slabs are
-// carved back to back from 2 MiB-aligned address-space reservations of
-// 64 MiB (chunks, mapped without reserving memory: a page counts only once
-// a row on it is used), and every 2 MiB of a chunk that slabs fill is backed
-// by a transparent huge page, so a large stripe's rows are nearly all on
-// huge pages while a small one's stay on 4 KiB pages. A freed row goes on an
-// intrusive free list (the next free id is written into the row) and is
-// handed out again by the next Allocate(): memory freed by expiry
+// small table stays small and a large one wastes at most one slab; slabs of
+// 2 MiB or more are aligned for transparent huge pages. A freed
+// row goes on an intrusive free list (the next free id is written into the
+// row) and is handed out again by the next Allocate(): memory freed by expiry
 // and eviction is reused at once, not at a restart.
 //
 // Row ids are dense 32-bit integers; ids below high_water() have been handed
@@ -86,17 +82,7 @@ class RowArena {
                                  : (size_t{1} << kMaxShift);
   }
 
-  // An address-space reservation that slabs are carved from.
-  struct Chunk {
-    char* base;  // 2 MiB-aligned
-    size_t bytes;
-    size_t used;  // bytes carved so far
-  };
-  // Returns a slab of `slab_bytes` from the last chunk, or from a new one.
-  char* CarveSlab(size_t slab_bytes);
-
   size_t stride_;
-  std::vector<Chunk> chunks_;
   std::vector<char*> slabs_;
   size_t capacity_ = 0;
   size_t bytes_ = 0;
