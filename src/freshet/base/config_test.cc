@@ -115,10 +115,10 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(defaults->checkpoint.every_examples, 0);
   EXPECT_TRUE(defaults->checkpoint.on_exit);
   EXPECT_EQ(defaults->serve.admin_token, "");
-  auto job = Parse(kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
-                          "checkpoint.every_examples=100000",
-                          "checkpoint.full_every=4", "checkpoint.on_exit=false",
-                          "serve.admin_token=abc"});
+  auto job = Parse(
+      kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
+             "checkpoint.every_examples=100000", "checkpoint.full_every=4",
+             "checkpoint.on_exit=false", "serve.admin_token=abc"});
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->checkpoint.dir, "/jobs/ckpt");
   EXPECT_EQ(job->checkpoint.every_ms, 120000);
