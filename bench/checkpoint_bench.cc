@@ -17,7 +17,7 @@
 //
 //   checkpoint_bench [--rows 10000000] [--seconds 30] [--threads 2]
 //                    [--model deepfm] [--dim 16] [--full-every 1] [--nice 10]
-//                    [--zstd-level 1] [--control 1]
+//                    [--zstd-level 1] [--max-write-mbps 150] [--control 1]
 // --control 1 takes no checkpoint in phase 2: what the method reads when
 // checkpoints cost nothing.
 //                    [--dir out/bench/ckpt]       (from the repository root)
@@ -52,7 +52,7 @@ struct Flags {
   int full_every = 1;
   int nice = 10;
   int zstd_level = 1;
-  double mbps = 0;
+  double mbps = 150;     // the default of checkpoint.max_write_mbps
   bool control = false;  // phase 2 without checkpoints: the method's noise
   std::string dir = "out/bench/ckpt";
 };

@@ -193,8 +193,8 @@ struct CheckpointSpec {
   int keep_full = 2;           // retention: full checkpoints (+ their chains)
   bool on_exit = true;         // a final checkpoint when training stops
   int zstd_level = 1;
-  int writer_nice = 10;       // priority of the writer thread below training's
-  double max_write_mbps = 0;  // cap on a write's rate of rows; 0: none
+  int writer_nice = 10;  // priority of the writer thread below training's
+  double max_write_mbps = 150;  // cap on a write's rate of rows; 0: none
 };
 
 struct JobConfig {

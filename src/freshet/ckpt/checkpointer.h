@@ -55,8 +55,9 @@ struct CheckpointerOptions {
   // Nice value of the writer thread, so that training keeps the cores and
   // a write takes longer instead (0: same priority as training).
   int writer_nice = 10;
-  // Cap on the rate a write reads rows at (MB/s of raw rows; 0: none).
-  double max_write_mbps = 0;
+  // Cap on the rate a write reads rows at (MB/s of raw rows; 0: none): a
+  // write leaves training its memory bandwidth (docs/benchmarks.md).
+  double max_write_mbps = 150;
   std::string model_config_hash;
   // Examples trained before this process (a resumed run): the first
   // every_examples checkpoint falls due every_examples after them.
