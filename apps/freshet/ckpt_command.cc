@@ -51,18 +51,6 @@ std::string UtcTime(int64_t unix_ms) {
                           absl::UTCTimeZone());
 }
 
-std::string HumanBytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? absl::StrFormat("%d B", bytes)
-                : absl::StrFormat("%.1f %s", v, units[u]);
-}
-
 // Bytes of the regular files directly in `path`.
 uint64_t BytesOnDisk(const std::string& path) {
   uint64_t total = 0;

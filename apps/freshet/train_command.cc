@@ -42,24 +42,13 @@ void OnSignal(int) {
   if (Trainer* t = g_trainer.load()) t->Stop();
 }
 
-std::string HumanBytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return absl::StrFormat("%.1f %s", v, units[u]);
-}
-
 std::string ProgressLine(const TrainerProgress& p) {
   return absl::StrFormat(
       "%lld examples  %.0f ex/s  window auc %.4f logloss %.4f  |  auc %.4f "
       "logloss %.4f  |  %lld rows %s",
       static_cast<long long>(p.examples), p.examples_per_sec, p.window_auc,
       p.window_logloss, p.auc, p.logloss, static_cast<long long>(p.table_rows),
-      HumanBytes(p.table_bytes));
+      HumanBytes(static_cast<uint64_t>(p.table_bytes)));
 }
 
 nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest,
@@ -193,7 +182,7 @@ int RunTrain(const TrainOptions& opt) {
                   std::min<int64_t>(p.examples, job->train.window_examples)));
   std::printf("tables       %lld rows, %s\n",
               static_cast<long long>(p.table_rows),
-              HumanBytes(p.table_bytes).c_str());
+              HumanBytes(static_cast<uint64_t>(p.table_bytes)).c_str());
   std::printf("digest       %016llx\n",
               static_cast<unsigned long long>(digest));
   if (!checkpoint_line.empty()) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "freshet/base/log_capture.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
@@ -25,22 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Routes the default spdlog logger into a string while alive.
-class LogCapture {
- public:
-  LogCapture() : saved_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(
-        std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(saved_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::shared_ptr<spdlog::logger> saved_;
-  std::ostringstream out_;
-};
 
 TEST(ChainTableTest, UpsertEraseAndReuse) {
   ChainTable t("C1", 2, 1);

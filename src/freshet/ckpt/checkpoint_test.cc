@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "freshet/base/log_capture.h"
 #include "freshet/ckpt/crc32c.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
@@ -59,22 +60,6 @@ TEST(Crc32cTest, FastPathMatchesThePortableOne) {
     }
   }
 }
-
-// Routes the default spdlog logger into a string while alive.
-class LogCapture {
- public:
-  LogCapture() : saved_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(
-        std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(saved_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::shared_ptr<spdlog::logger> saved_;
-  std::ostringstream out_;
-};
 
 class TempDirTest : public ::testing::Test {
  protected:
