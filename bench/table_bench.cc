@@ -29,10 +29,12 @@
 //
 //   table_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only
 //       --benchmark_out=table_bench.json --benchmark_out_format=json
-// Set TABLE_BENCH_MAX_KEYS=1000000 to skip the 10M-key runs.
+// Set TABLE_BENCH_MAX_KEYS=1000000 to skip the 10M-key runs, and
+// TABLE_BENCH_SCALE=N to run the lookups and applies N times longer.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -313,6 +315,13 @@ int64_t MaxKeys() {
   return env ? std::atoll(env) : INT64_MAX;
 }
 
+// Multiplies the lookup and apply runs' iterations, for profiling the steady
+// state (TABLE_BENCH_SCALE=50 under perf).
+int64_t IterationScale() {
+  const char* env = std::getenv("TABLE_BENCH_SCALE");
+  return env ? std::max<int64_t>(1, std::atoll(env)) : 1;
+}
+
 // Builds the structure of the benchmark's arguments unless it is current.
 void SetupExisting(const benchmark::State& state) {
   const int structure = static_cast<int>(state.range(0));
@@ -560,7 +569,7 @@ void RegisterAll() {
     if (n > max_keys) continue;
     // Iterations per thread: about 2M row operations per run at 1M keys,
     // 4M at 10M keys.
-    const int64_t iters = n >= 10000000 ? 4000 : 2000;
+    const int64_t iters = (n >= 10000000 ? 4000 : 2000) * IterationScale();
     for (int dim : {16, 64}) {
       for (int s : {kFreshet, kCuckoo, kAbsl, kDirect}) {
         for (int threads : {1, 2}) {
