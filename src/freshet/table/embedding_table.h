@@ -293,15 +293,14 @@ class EmbeddingTable {
   float* State(char* row) const;
 
   // Fills sc.rows[begin, end) with row hints for the keys of one stripe
-  // group after prefetching their index slots. Prefetches the head of every
-  // row when `rows_ahead` is 0, else the whole of the first `rows_ahead`
-  // rows (the caller requests the others as it goes).
+  // group after prefetching their index slots, and prefetches the head of
+  // every row.
   void ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin, uint32_t end,
-                    bool for_write, uint32_t rows_ahead = 0) const;
+                    bool for_write) const;
   void PrefetchSlots(const Stripe& s, const Scratch& sc, uint32_t begin,
                      uint32_t end) const;
-  // Prefetch the row at `p`: its first three cache lines and its last
-  // byte's (the whole of a row up to 192 bytes), or every line, for
+  // Prefetch the row at `p`: its head (its first three cache lines and its
+  // last byte's, the whole of a row up to 192 bytes), or every line, for
   // writing. Always inlined: GCC finds a function of prefetches alone free
   // of side effects and drops its calls.
   [[gnu::always_inline]] void PrefetchRow(const char* p, bool for_write) const;
