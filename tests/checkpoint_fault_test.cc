@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
+
 // Last: it brings <resolv.h>, whose _res macro breaks other headers.
 #include <httplib.h>
 
@@ -37,6 +39,11 @@ namespace freshet {
 namespace {
 
 namespace fs = std::filesystem;
+using test::ChildProcess;
+using test::Now;
+using test::ReadFile;
+using test::SleepS;
+using test::WaitUntil;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
@@ -46,135 +53,6 @@ constexpr char kBatch[] = "train.batch_size=64";
 std::string Config() {
   return std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml";
 }
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepS(double s) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
-
-// Polls `done` every `poll_s` until it holds or `timeout_s` passed.
-bool WaitUntil(const std::function<bool()>& done, double timeout_s,
-               double poll_s = 0.02) {
-  const double end = Now() + timeout_s;
-  while (true) {
-    if (done()) return true;
-    if (Now() >= end) return false;
-    SleepS(poll_s);
-  }
-}
-
-// A child process with stdout and stderr in files, in its own process group
-// (so that a shell and what it started can be stopped together). The
-// destructor kills whatever is still running.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Starts argv[0] (a path, or a name looked up in PATH) with `env` applied
-  // to the environment: "NAME=value" sets, "-NAME" unsets.
-  void Start(const std::vector<std::string>& argv, const fs::path& out,
-             const fs::path& err, const std::vector<std::string>& env = {}) {
-    out_ = out;
-    err_ = err;
-    std::fflush(nullptr);  // or the child's freopen writes our buffers too
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      (void)!std::freopen(out.c_str(), "w", stdout);
-      (void)!std::freopen(err.c_str(), "w", stderr);
-      for (const std::string& e : env) {
-        if (e[0] == '-') {
-          ::unsetenv(e.c_str() + 1);
-        } else {
-          ::putenv(::strdup(e.c_str()));
-        }
-      }
-      std::vector<std::string> args = argv;
-      std::vector<char*> c;
-      for (std::string& a : args) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execvp(c[0], c.data());
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);  // either this or the child's call wins
-  }
-
-  // True once the process has exited (reaped here); exit_code() then holds
-  // its exit code, or 128 + the signal that ended it.
-  bool Exited() {
-    if (pid_ <= 0) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    Reaped(status);
-    return true;
-  }
-
-  // Waits up to `timeout_s` for the exit; false on timeout.
-  bool Wait(double timeout_s) {
-    return WaitUntil([this] { return Exited(); }, timeout_s);
-  }
-
-  void Signal(int sig) {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-
-  // SIGKILL now; waits for the exit.
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    Reaped(status);
-  }
-
-  // SIGTERM, then the exit code within `timeout_s`; -1 on timeout (the
-  // process is killed then).
-  int Terminate(double timeout_s) {
-    Signal(SIGTERM);
-    if (Wait(timeout_s)) return exit_code_;
-    ::kill(-pid_, SIGKILL);
-    Kill();
-    return -1;
-  }
-
-  int exit_code() const { return exit_code_; }
-  pid_t pid() const { return pid_; }
-  std::string out() const { return ReadFile(out_); }
-  std::string err() const { return ReadFile(err_); }
-
- private:
-  void Reaped(int status) {
-    pid_ = -1;
-    exit_code_ = WIFEXITED(status)     ? WEXITSTATUS(status)
-                 : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                       : -1;
-  }
-
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-  fs::path out_, err_;
-};
 
 struct Finished {
   int exit_code = -1;
@@ -188,7 +66,7 @@ Finished RunFreshet(const std::vector<std::string>& args, const fs::path& dir,
   std::vector<std::string> argv = {FRESHET_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   Finished f;
-  Child c;
+  ChildProcess c;
   c.Start(argv, dir / (name + ".out"), dir / (name + ".err"),
           {"-FRESHET_ADMIN_TOKEN"});
   if (!c.Wait(timeout_s)) {
@@ -337,7 +215,7 @@ class RunProcess {
   }
 
   int port() const { return port_; }
-  Child& child() { return child_; }
+  ChildProcess& child() { return child_; }
 
   std::optional<std::string> Get(const std::string& path) {
     if (port_ <= 0) return std::nullopt;
@@ -393,7 +271,7 @@ class RunProcess {
     ASSERT_GT(port_, 0) << "no port; stderr:\n" << child_.err();
   }
 
-  Child child_;
+  ChildProcess child_;
   fs::path port_file_;
   int port_ = 0;
 };
@@ -524,7 +402,7 @@ TEST_F(CheckpointFaultTest,
   int killed = 0;
   for (int i = 0; i < 5; ++i) {
     SCOPED_TRACE("run " + std::to_string(i));
-    Child c;
+    ChildProcess c;
     c.Start(argv, Path("run" + std::to_string(i) + ".out"),
             Path("run" + std::to_string(i) + ".err"));
     if (i == 0) {
@@ -773,7 +651,7 @@ TEST_F(CheckpointFaultTest, UnwritableCheckpointFolderTrainingGoesOn) {
 // the checkpoint that fitted stays good.
 TEST_F(CheckpointFaultTest, FullCheckpointFolder) {
   {
-    Child probe;
+    ChildProcess probe;
     probe.Start({"unshare", "-rm", "true"}, Path("probe.out"),
                 Path("probe.err"));
     ASSERT_TRUE(probe.Wait(30));
@@ -893,7 +771,7 @@ TEST_F(CheckpointFaultTest, SigtermWritesAFinalCheckpointAndExitsCleanly) {
                    windows.string(), "--set", "train.window_examples=1000"})) {
       argv.push_back(a);
     }
-    Child c;
+    ChildProcess c;
     c.Start(argv, Path("train.out"), Path("train.err"));
     auto lines = [&] {
       const std::string w = ReadFile(windows);

@@ -168,7 +168,7 @@ TEST_F(CkptCommandTest, NowAsksARunningJobForACheckpoint) {
              "--set", "source.rows=5000000", "--set", "train.threads=1",
              "--http-port", "0", "--port-file", port_file, "--checkpoint-dir",
              dir, "--duration-s", "120"},
-            {{"FRESHET_ADMIN_TOKEN", "tok-123"}}, dir_ / "run.out",
+            {"FRESHET_ADMIN_TOKEN=tok-123"}, dir_ / "run.out",
             dir_ / "run.err");
   const int port = run.WaitForPort(port_file, 60);
   ASSERT_GT(port, 0) << ReadFile(dir_ / "run.err");

@@ -6,23 +6,20 @@
 #define FRESHET_TESTS_CKPT_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "child_process.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/shard_file.h"
 #include "freshet/data/generator.h"
@@ -76,79 +73,16 @@ inline void FlipByte(const std::string& path, uint64_t offset) {
 
 inline std::string Hex(uint64_t v) { return absl::StrFormat("%016x", v); }
 
-// A child process running the binary, with stdout and stderr to files;
-// killed (SIGKILL) if still running when destroyed.
-class ChildProcess {
+// Runs `FRESHET_BINARY ARGS` as a child process (see child_process.h).
+class ChildProcess : public test::ChildProcess {
  public:
-  ChildProcess() = default;
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-  ~ChildProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Runs `FRESHET_BINARY ARGS` with the environment variables `env` added.
   void Start(const std::vector<std::string>& args,
-             const std::vector<std::pair<std::string, std::string>>& env,
-             const std::string& out, const std::string& err) {
+             const std::vector<std::string>& env, const std::string& out,
+             const std::string& err) {
     std::vector<std::string> argv = {FRESHET_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      (void)!std::freopen(out.c_str(), "w", stdout);
-      (void)!std::freopen(err.c_str(), "w", stderr);
-      for (const auto& [name, value] : env) {
-        ::setenv(name.c_str(), value.c_str(), 1);
-      }
-      std::vector<char*> c;
-      for (std::string& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(c[0], c.data());
-      ::_exit(127);
-    }
+    test::ChildProcess::Start(argv, out, err, env);
   }
-
-  // Waits for the port file; 0 on timeout or early exit.
-  int WaitForPort(const std::string& port_file, double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      std::ifstream in(port_file);
-      int port = 0;
-      if (in >> port && port > 0) return port;
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
-  // Sends `sig` and waits for the exit; the exit code, -1 on timeout or
-  // death by a signal.
-  int Stop(int sig, double timeout_s) {
-    ::kill(pid_, sig);
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
 };
 
 // A temporary folder with generated data, the job that reads it, and a

@@ -2,19 +2,20 @@
 // starts it, driven over HTTP on 127.0.0.1 with an ephemeral port.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "child_process.h"
+
+// Last: it brings <resolv.h>, whose _res macro breaks other headers.
+#include <httplib.h>
 
 namespace freshet {
 namespace {
@@ -31,10 +32,7 @@ class RunE2eTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    run_.Kill();
     fs::remove_all(dir_);
   }
 
@@ -42,63 +40,15 @@ class RunE2eTest : public ::testing::Test {
   void Start(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {FRESHET_BINARY, "run"};
     argv.insert(argv.end(), args.begin(), args.end());
-    const std::string out = dir_ / "stdout", err = dir_ / "stderr";
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      (void)!std::freopen(out.c_str(), "w", stdout);
-      (void)!std::freopen(err.c_str(), "w", stderr);
-      std::vector<char*> c;
-      for (std::string& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(c[0], c.data());
-      ::_exit(127);
-    }
-  }
-
-  // Waits for the port file; 0 on timeout or early exit.
-  int WaitForPort(const std::string& port_file, double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      std::ifstream in(port_file);
-      int port = 0;
-      if (in >> port && port > 0) return port;
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
-  // Sends SIGTERM and returns the exit code (-1 on timeout).
-  int Terminate(double timeout_s) {
-    ::kill(pid_, SIGTERM);
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return -1;
+    run_.Start(argv, dir_ / "stdout", dir_ / "stderr");
   }
 
   std::string Read(const std::string& name) {
-    std::ifstream in(dir_ / name);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return test::ReadFile(dir_ / name);
   }
 
   fs::path dir_;
-  pid_t pid_ = -1;
+  test::ChildProcess run_;
 };
 
 TEST_F(RunE2eTest, TrainsSyncsAndServesOverHttp) {
@@ -108,7 +58,7 @@ TEST_F(RunE2eTest, TrainsSyncsAndServesOverHttp) {
          "source.rows=5000000", "--set", "train.threads=1", "--http-port", "0",
          "--port-file", port_file, "--sync-interval-ms", "100", "--duration-s",
          "60"});
-  const int port = WaitForPort(port_file, 30);
+  const int port = run_.WaitForPort(port_file, 30);
   ASSERT_GT(port, 0) << Read("stderr");
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(5);
@@ -168,7 +118,7 @@ TEST_F(RunE2eTest, TrainsSyncsAndServesOverHttp) {
     EXPECT_THAT(metrics->body, HasSubstr(name));
   }
 
-  EXPECT_EQ(Terminate(20), 0) << Read("stderr");
+  EXPECT_EQ(run_.Terminate(20), 0) << Read("stderr");
   const std::string out = Read("stdout");
   EXPECT_THAT(out, HasSubstr("freshness    p50"));
   EXPECT_THAT(out, HasSubstr("serving      "));
@@ -179,10 +129,8 @@ TEST_F(RunE2eTest, BadConfigFailsWithAMessage) {
   std::ofstream(config)
       << "schema:\n  slots: [a]\nmodel: {type: nosuchmodel}\n";
   Start({"--config", config, "--http-port", "0"});
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  ASSERT_TRUE(run_.Wait(60));
+  EXPECT_EQ(run_.exit_code(), 2);
   EXPECT_THAT(Read("stderr"), HasSubstr("freshet run:"));
 }
 
