@@ -166,6 +166,132 @@ TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   EXPECT_THAT(ReadFile(dir_ / "stderr"), HasSubstr(CkptPath(3) + " skipped"));
 }
 
+// A checkpoint published into the folder while it is served replaces the
+// one served: the replica then answers, row for row, as a server started on
+// the whole folder, and the rows erased between the two are gone.
+TEST_F(ServeCommandTest, FollowsTheFolderToANewerCheckpoint) {
+  const fs::path live = dir_ / "live";
+  fs::create_directories(live);
+  for (uint64_t id : {1, 2}) {
+    fs::copy(CkptPath(id), live / CheckpointDirName(id),
+             fs::copy_options::recursive);
+  }
+  const std::string port_file = dir_ / "port";
+  Start({"--checkpoint", live.string(), "--reload-every", "0.1", "--http-port",
+         "0", "--port-file", port_file, "--duration-s", "120"});
+  const int port = server_.WaitForPort(port_file, 60);
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10);
+  auto status_of = [](httplib::Client& c) {
+    auto res = c.Get("/statusz");
+    return res && res->status == 200 ? json::parse(res->body) : json();
+  };
+  EXPECT_EQ(status_of(client)["checkpoint"]["id"], 2);
+  const std::string body = RequestFromData(5);
+  auto before = client.Post("/v1/predict", body, "application/json");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200) << before->body;
+
+  // Published as the checkpointer does: a .tmp directory renamed into place.
+  const fs::path tmp = live / (CheckpointDirName(3) + ".tmp");
+  fs::copy(CkptPath(3), tmp, fs::copy_options::recursive);
+  fs::rename(tmp, live / CheckpointDirName(3));
+  ASSERT_TRUE(test::WaitUntil(
+      [&] { return status_of(client)["checkpoint"]["id"] == 3; }, 30))
+      << ReadFile(dir_ / "stderr");
+  const json reloaded = status_of(client);
+  EXPECT_EQ(reloaded["model_version"], 3);
+  EXPECT_EQ(reloaded["checkpoint"]["chain"], json::array({1, 2, 3}));
+  EXPECT_EQ(reloaded["checkpoint"]["rows"].get<int64_t>(), model().TotalRows());
+  EXPECT_GT(reloaded["sync"]["deletes_applied"].get<int64_t>(), 0);
+  EXPECT_THAT(
+      ReadFile(dir_ / "stderr"),
+      HasSubstr("now serving " + (live / CheckpointDirName(3)).string()));
+
+  // A server started on the folder the checkpoints came from.
+  ChildProcess whole;
+  const std::string whole_port_file = dir_ / "whole.port";
+  std::vector<std::string> argv = {"serve", "--config", config_};
+  for (const std::string& o : overrides_) {
+    argv.push_back("--set");
+    argv.push_back(o);
+  }
+  for (const std::string& a :
+       {"--checkpoint", ckpt_.c_str(), "--http-port", "0", "--port-file",
+        whole_port_file.c_str(), "--duration-s", "120"}) {
+    argv.push_back(a);
+  }
+  whole.Start(argv, {}, dir_ / "whole.out", dir_ / "whole.err");
+  const int whole_port = whole.WaitForPort(whole_port_file, 60);
+  ASSERT_GT(whole_port, 0) << ReadFile(dir_ / "whole.err");
+  httplib::Client whole_client("127.0.0.1", whole_port);
+  whole_client.set_read_timeout(10);
+  // Rows per table (not bytes: the reloaded tables held more rows once).
+  auto rows_of = [](const json& status) {
+    json rows = json::object();
+    for (const json& t : status["tables"]) rows[t["name"]] = t["rows"];
+    return rows;
+  };
+  EXPECT_EQ(rows_of(reloaded), rows_of(status_of(whole_client)));
+  auto after = client.Post("/v1/predict", body, "application/json");
+  auto expected = whole_client.Post("/v1/predict", body, "application/json");
+  ASSERT_TRUE(after && expected);
+  ASSERT_EQ(after->status, 200) << after->body;
+  EXPECT_EQ(json::parse(after->body)["scores"],
+            json::parse(expected->body)["scores"]);
+  // The scores moved with the reload: the comparison is not between
+  // answers that never change.
+  EXPECT_NE(json::parse(before->body)["scores"],
+            json::parse(after->body)["scores"]);
+
+  EXPECT_EQ(whole.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "whole.err");
+  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "stderr");
+  EXPECT_THAT(ReadFile(dir_ / "stdout"), HasSubstr("ckpt-0000000003: "));
+}
+
+// A newer checkpoint that is damaged is passed over with a warning; the one
+// served stays.
+TEST_F(ServeCommandTest, KeepsServingWhenTheNewerCheckpointIsDamaged) {
+  DamageLargestTable(3);
+  const fs::path live = dir_ / "live";
+  fs::create_directories(live);
+  for (uint64_t id : {1, 2}) {
+    fs::copy(CkptPath(id), live / CheckpointDirName(id),
+             fs::copy_options::recursive);
+  }
+  const std::string port_file = dir_ / "port";
+  Start({"--checkpoint", live.string(), "--reload-every", "0.1", "--http-port",
+         "0", "--port-file", port_file, "--duration-s", "120"});
+  const int port = server_.WaitForPort(port_file, 60);
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  fs::copy(CkptPath(3), live / CheckpointDirName(3),
+           fs::copy_options::recursive);
+  ASSERT_TRUE(test::WaitUntil(
+      [&] {
+        return ReadFile(dir_ / "stderr")
+                   .find("keeps serving ckpt-0000000002") != std::string::npos;
+      },
+      30))
+      << ReadFile(dir_ / "stderr");
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10);
+  auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["model_version"], 2);
+  // Passed over once, not re-read at every look.
+  test::SleepS(0.5);
+  const std::string err = ReadFile(dir_ / "stderr");
+  size_t warnings = 0;
+  for (size_t at = err.find("keeps serving"); at != std::string::npos;
+       at = err.find("keeps serving", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << err;
+  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << err;
+}
+
 TEST_F(ServeCommandTest, RefusesACheckpointThatDoesNotMatchTheConfig) {
   // Another embedding dim.
   Result r = RunFreshet("serve " + ConfigArgs() +

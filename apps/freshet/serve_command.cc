@@ -1,22 +1,30 @@
 // `freshet serve --checkpoint DIR`: serves the newest good checkpoint of a
 // folder, read-only, over the HTTP API of `freshet run` (POST /v1/predict,
-// GET /healthz /statusz /metrics).
+// GET /healthz /statusz /metrics), and follows the folder: a newer good
+// checkpoint replaces the one served.
 //
 // The serving replica is built from the job's config as `freshet run` builds
 // it; the checkpoint chain is read without a training model (chain_reader.h)
 // and applied as one delta batch of weights (the replica keeps no optimizer
-// state) whose version is the checkpoint's id. A checkpoint whose tables or
-// dense part do not match the config is refused.
+// state) whose version is the checkpoint's id. A reload applies the newer
+// chain the same way, with the keys served before and absent from it as
+// deletions, so the replica then holds exactly the newer chain's rows. A
+// checkpoint whose tables or dense part do not match the config is refused:
+// at start with an error, on a reload with a warning (the old one stays).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,6 +39,7 @@
 #include "apps/freshet/serve_flags.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
+#include "freshet/base/logging.h"
 #include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/data/schema.h"
@@ -45,7 +54,19 @@ struct ServeOptions {
   std::string config;
   std::vector<std::string> overrides;
   std::string checkpoint;
+  double reload_every_s = 10;
   ServeFlags serve;
+};
+
+// The chain being served, for /statusz, /metrics and the next reload.
+struct Served {
+  Manifest last;
+  std::vector<uint64_t> ids;
+  int64_t rows = 0;
+  std::string name;  // DIR/ckpt-<id>
+  // Per table, the keys served, sorted: a reload deletes those that the
+  // newer chain does not have.
+  std::map<std::string, std::vector<uint64_t>> keys;
 };
 
 std::atomic<bool> g_stop{false};
@@ -96,8 +117,12 @@ absl::Status MatchReplica(const CheckpointChain& chain,
 }
 
 // The chain as one delta batch of weights, emptying the chain's tables as it
-// goes so that the rows are held about once.
-DeltaBatch ToDeltaBatch(CheckpointChain* chain) {
+// goes so that the rows are held about once. The keys of `previous` that the
+// chain does not have become deletions; `previous` then holds the chain's
+// keys.
+DeltaBatch ToDeltaBatch(
+    CheckpointChain* chain,
+    std::map<std::string, std::vector<uint64_t>>* previous) {
   DeltaBatch batch;
   batch.version = chain->last.id;
   batch.created_unix_us = chain->last.created_unix_ms * 1000;
@@ -116,9 +141,55 @@ DeltaBatch ToDeltaBatch(CheckpointChain* chain) {
       out += t.dim();
     }
     t = ChainTable(t.name(), t.dim(), t.state_floats());
+    std::vector<uint64_t>& served = (*previous)[d.name];
+    std::set_difference(served.begin(), served.end(), d.keys.begin(),
+                        d.keys.end(), std::back_inserter(d.deleted_keys));
+    served = d.keys;
     batch.tables.push_back(std::move(d));
   }
   return batch;
+}
+
+// Reads the newest good chain of `dir` and checks it against the replica.
+absl::StatusOr<CheckpointChain> ReadMatchingChain(const std::string& dir,
+                                                  const ServingReplica& replica,
+                                                  const std::string& model_type,
+                                                  std::string* name) {
+  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(dir);
+  if (!chain.ok()) return chain.status();
+  *name =
+      (std::filesystem::path(dir) / CheckpointDirName(chain->last.id)).string();
+  if (absl::Status st = MatchReplica(*chain, replica, model_type, *name);
+      !st.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint does not match the config: ", st.message()));
+  }
+  return chain;
+}
+
+// Applies `chain` to the replica and makes it the one served.
+absl::Status Serve(CheckpointChain chain, const std::string& name,
+                   ServingReplica* replica, Served* served,
+                   std::mutex* served_mu) {
+  int64_t rows = 0;
+  for (const ChainTable& t : chain.tables) {
+    rows += static_cast<int64_t>(t.size());
+  }
+  // `keys` is the next chain's after this (only this thread reads it).
+  std::map<std::string, std::vector<uint64_t>> keys = served->keys;
+  DeltaBatch batch = ToDeltaBatch(&chain, &keys);
+  chain.dense_state.clear();
+  chain.dense_state.shrink_to_fit();
+  if (absl::Status st = replica->Apply(batch); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat(name, ": ", st.message()));
+  }
+  std::lock_guard lock(*served_mu);
+  served->last = chain.last;
+  served->ids = chain.ids;
+  served->rows = rows;
+  served->name = name;
+  served->keys = std::move(keys);
+  return absl::OkStatus();
 }
 
 int RunServe(const ServeOptions& opt) {
@@ -149,32 +220,20 @@ int RunServe(const ServeOptions& opt) {
     std::cerr << "freshet serve: " << opt.checkpoint << ": no such folder\n";
     return 1;
   }
-  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(opt.checkpoint);
-  if (!chain.ok()) {
-    std::cerr << "freshet serve: " << chain.status().message() << "\n";
-    return 1;
-  }
-  const Manifest last = chain->last;
-  const std::vector<uint64_t> ids = chain->ids;
-  const std::string name =
-      (std::filesystem::path(opt.checkpoint) / CheckpointDirName(last.id))
-          .string();
-  if (absl::Status st = MatchReplica(*chain, **replica, job->model.type, name);
-      !st.ok()) {
-    std::cerr << "freshet serve: the checkpoint does not match " << job->path
-              << ": " << st.message() << "\n";
-    return 1;
-  }
-  int64_t rows = 0;
-  for (const ChainTable& t : chain->tables) {
-    rows += static_cast<int64_t>(t.size());
-  }
+  Served served;
+  std::mutex served_mu;
   {
-    DeltaBatch batch = ToDeltaBatch(&*chain);
-    chain->dense_state.clear();
-    chain->dense_state.shrink_to_fit();
-    if (absl::Status st = (*replica)->Apply(batch); !st.ok()) {
-      std::cerr << "freshet serve: " << name << ": " << st.message() << "\n";
+    std::string name;
+    absl::StatusOr<CheckpointChain> chain =
+        ReadMatchingChain(opt.checkpoint, **replica, job->model.type, &name);
+    if (!chain.ok()) {
+      std::cerr << "freshet serve: " << chain.status().message() << "\n";
+      return 1;
+    }
+    if (absl::Status st =
+            Serve(*std::move(chain), name, replica->get(), &served, &served_mu);
+        !st.ok()) {
+      std::cerr << "freshet serve: " << st.message() << "\n";
       return 1;
     }
   }
@@ -185,23 +244,25 @@ int RunServe(const ServeOptions& opt) {
   hopt.predictor.stale_after_ms = serve.stale_after_ms > 0
                                       ? serve.stale_after_ms
                                       : std::numeric_limits<int64_t>::max();
-  const std::string created = absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(last.created_unix_ms),
-      absl::UTCTimeZone());
   hopt.extra_status = [&](nlohmann::json* st) {
+    std::lock_guard lock(served_mu);
+    const Manifest& last = served.last;
     (*st)["checkpoint"] = {
         {"dir", opt.checkpoint},
         {"id", last.id},
         {"kind", CheckpointKindName(last.kind)},
-        {"chain", ids},
-        {"created", created},
+        {"chain", served.ids},
+        {"created", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                     absl::FromUnixMillis(last.created_unix_ms),
+                                     absl::UTCTimeZone())},
         {"created_unix_ms", last.created_unix_ms},
         {"stream_position", last.metadata.stream_position},
         {"sync_version", last.metadata.sync_version},
         {"model_config_hash", last.metadata.model_config_hash},
-        {"rows", rows}};
+        {"rows", served.rows}};
   };
   hopt.extra_metrics = [&](std::string* out) {
+    std::lock_guard lock(served_mu);
     absl::StrAppendFormat(
         out,
         "# HELP freshet_checkpoint_id Id of the checkpoint served\n"
@@ -210,7 +271,7 @@ int RunServe(const ServeOptions& opt) {
         "served was written (Unix time)\n"
         "# TYPE freshet_checkpoint_created_seconds gauge\n"
         "freshet_checkpoint_created_seconds %.3f\n",
-        last.id, last.created_unix_ms / 1000.0);
+        served.last.id, served.last.created_unix_ms / 1000.0);
   };
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(replica->get(), hopt);
@@ -223,20 +284,59 @@ int RunServe(const ServeOptions& opt) {
                "freshet serve: serving %s (chain %s, %lld rows) read-only on "
                "http://%s:%d (POST /v1/predict, GET /healthz /statusz "
                "/metrics)\n",
-               name.c_str(), absl::StrJoin(ids, ", ").c_str(),
-               static_cast<long long>(rows), serve.bind.c_str(), port);
+               served.name.c_str(), absl::StrJoin(served.ids, ", ").c_str(),
+               static_cast<long long>(served.rows), serve.bind.c_str(), port);
   WritePortFile(opt.serve.port_file, port);
 
   g_stop.store(false);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   const double start = MonotonicSeconds();
+  double next_look = start + opt.reload_every_s;
+  // The newest checkpoint that could not be served (damaged, or not
+  // matching): not read again until a newer one is published.
+  uint64_t passed_over = 0;
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (opt.serve.duration_s > 0 &&
-        MonotonicSeconds() - start >= opt.serve.duration_s) {
+    const double now = MonotonicSeconds();
+    if (opt.serve.duration_s > 0 && now - start >= opt.serve.duration_s) {
       break;
     }
+    if (opt.reload_every_s <= 0 || now < next_look) continue;
+    next_look = now + opt.reload_every_s;
+    absl::StatusOr<std::vector<CheckpointInfo>> list =
+        ListCheckpoints(opt.checkpoint);
+    if (!list.ok() || list->empty()) continue;
+    const uint64_t newest = list->back().id;
+    uint64_t current;
+    {
+      std::lock_guard lock(served_mu);
+      current = served.last.id;
+    }
+    if (newest <= current || newest <= passed_over) continue;
+    std::string name;
+    absl::StatusOr<CheckpointChain> chain =
+        ReadMatchingChain(opt.checkpoint, **replica, job->model.type, &name);
+    if (chain.ok() && chain->last.id <= current) {
+      chain = absl::DataLossError(
+          absl::StrCat("no good chain newer than the one served ends at ",
+                       CheckpointDirName(newest)));
+    }
+    absl::Status st = chain.status();
+    std::vector<uint64_t> ids;
+    if (st.ok()) {
+      ids = chain->ids;
+      st = Serve(*std::move(chain), name, replica->get(), &served, &served_mu);
+    }
+    if (!st.ok()) {
+      FRESHET_LOG_WARN("freshet serve: keeps serving {}: {}",
+                       CheckpointDirName(current), std::string(st.message()));
+      passed_over = newest;
+      continue;
+    }
+    std::lock_guard lock(served_mu);
+    FRESHET_LOG_INFO("freshet serve: now serving {} (chain {}, {} rows)",
+                     served.name, absl::StrJoin(ids, ", "), served.rows);
   }
   (*server)->Stop();
   std::signal(SIGINT, SIG_DFL);
@@ -244,7 +344,7 @@ int RunServe(const ServeOptions& opt) {
   std::printf(
       "serving      %s: %lld requests, %lld errors, latency p50 %.2f ms "
       "p99 %.2f ms\n",
-      CheckpointDirName(last.id).c_str(),
+      CheckpointDirName(served.last.id).c_str(),
       static_cast<long long>((*server)->requests()),
       static_cast<long long>((*server)->errors()),
       (*server)->latency().Percentile(0.5) * 1000,
@@ -257,11 +357,16 @@ CommandRunner SetupServe(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Serve the newest good checkpoint of a folder, read-only, over the "
-      "HTTP API of `freshet run`");
+      "HTTP API of `freshet run`, and follow the folder for newer ones");
   AddConfigOptions(cmd, &opt->config, &opt->overrides);
   cmd->add_option("--checkpoint", opt->checkpoint,
                   "Checkpoint folder (holding ckpt-<id> directories)")
       ->required();
+  cmd->add_option("--reload-every", opt->reload_every_s,
+                  "Seconds between looks for a newer checkpoint in the "
+                  "folder, which then replaces the one served (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   AddServeFlags(cmd, &opt->serve,
                 "Flag responses stale once the checkpoint is older than "
                 "this, serve.stale_after (default: never)");
