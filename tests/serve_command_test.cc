@@ -34,15 +34,34 @@ using json = nlohmann::json;
 
 class ServeCommandTest : public CheckpointedModelTest {
  protected:
-  // Starts `freshet serve --config ... ARGS` with stdout and stderr to files.
-  void Start(const std::vector<std::string>& args) {
+  // Starts `freshet serve --config ... ARGS` in `child`, with stdout and
+  // stderr to DIR/NAME.out and DIR/NAME.err, and waits for its port (0 if
+  // it exited first).
+  int Start(ChildProcess* child, const std::string& name,
+            const std::vector<std::string>& args) {
     std::vector<std::string> argv = {"serve", "--config", config_};
     for (const std::string& o : overrides_) {
       argv.push_back("--set");
       argv.push_back(o);
     }
     argv.insert(argv.end(), args.begin(), args.end());
-    server_.Start(argv, {}, dir_ / "stdout", dir_ / "stderr");
+    const std::string port_file = dir_ / (name + ".port");
+    argv.insert(argv.end(), {"--http-port", "0", "--port-file", port_file});
+    child->Start(argv, {}, dir_ / (name + ".out"), dir_ / (name + ".err"));
+    return child->WaitForPort(port_file, 60);
+  }
+  // Copies checkpoints 1 and 2 of the model into a new folder and serves
+  // it with server_, looking for newer checkpoints every 0.1 s; the port.
+  int ServeLiveFolder() {
+    live_ = dir_ / "live";
+    fs::create_directories(live_);
+    for (uint64_t id : {1, 2}) {
+      fs::copy(CkptPath(id), live_ / CheckpointDirName(id),
+               fs::copy_options::recursive);
+    }
+    return Start(&server_, "live",
+                 {"--checkpoint", live_.string(), "--reload-every", "0.1",
+                  "--duration-s", "120"});
   }
 
   // A request built from the first records of the data: the context takes
@@ -77,14 +96,13 @@ class ServeCommandTest : public CheckpointedModelTest {
   }
 
   ChildProcess server_;
+  fs::path live_;
 };
 
 TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
-  const std::string port_file = dir_ / "port";
-  Start({"--http-port", "0", "--duration-s", "120", "--checkpoint", ckpt_,
-         "--port-file", port_file});
-  const int port = server_.WaitForPort(port_file, 60);
-  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  const int port =
+      Start(&server_, "serve", {"--duration-s", "120", "--checkpoint", ckpt_});
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "serve.err");
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(5);
   client.set_read_timeout(10);
@@ -144,18 +162,16 @@ TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
 
-  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "stderr");
-  EXPECT_THAT(ReadFile(dir_ / "stdout"),
+  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "serve.err");
+  EXPECT_THAT(ReadFile(dir_ / "serve.out"),
               HasSubstr("ckpt-0000000003: 2 requests"));
 }
 
 TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   DamageLargestTable(3);
-  const std::string port_file = dir_ / "port";
-  Start({"--checkpoint", ckpt_, "--http-port", "0", "--port-file", port_file,
-         "--duration-s", "60"});
-  const int port = server_.WaitForPort(port_file, 60);
-  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  const int port =
+      Start(&server_, "serve", {"--checkpoint", ckpt_, "--duration-s", "60"});
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "serve.err");
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
   auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
@@ -163,24 +179,16 @@ TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(json::parse(res->body)["model_version"], 2);
   EXPECT_EQ(server_.Stop(SIGINT, 20), 0);
-  EXPECT_THAT(ReadFile(dir_ / "stderr"), HasSubstr(CkptPath(3) + " skipped"));
+  EXPECT_THAT(ReadFile(dir_ / "serve.err"),
+              HasSubstr(CkptPath(3) + " skipped"));
 }
 
 // A checkpoint published into the folder while it is served replaces the
 // one served: the replica then answers, row for row, as a server started on
 // the whole folder, and the rows erased between the two are gone.
 TEST_F(ServeCommandTest, FollowsTheFolderToANewerCheckpoint) {
-  const fs::path live = dir_ / "live";
-  fs::create_directories(live);
-  for (uint64_t id : {1, 2}) {
-    fs::copy(CkptPath(id), live / CheckpointDirName(id),
-             fs::copy_options::recursive);
-  }
-  const std::string port_file = dir_ / "port";
-  Start({"--checkpoint", live.string(), "--reload-every", "0.1", "--http-port",
-         "0", "--port-file", port_file, "--duration-s", "120"});
-  const int port = server_.WaitForPort(port_file, 60);
-  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
+  const int port = ServeLiveFolder();
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "live.err");
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
   auto status_of = [](httplib::Client& c) {
@@ -194,36 +202,25 @@ TEST_F(ServeCommandTest, FollowsTheFolderToANewerCheckpoint) {
   ASSERT_EQ(before->status, 200) << before->body;
 
   // Published as the checkpointer does: a .tmp directory renamed into place.
-  const fs::path tmp = live / (CheckpointDirName(3) + ".tmp");
+  const fs::path tmp = live_ / (CheckpointDirName(3) + ".tmp");
   fs::copy(CkptPath(3), tmp, fs::copy_options::recursive);
-  fs::rename(tmp, live / CheckpointDirName(3));
+  fs::rename(tmp, live_ / CheckpointDirName(3));
   ASSERT_TRUE(test::WaitUntil(
       [&] { return status_of(client)["checkpoint"]["id"] == 3; }, 30))
-      << ReadFile(dir_ / "stderr");
+      << ReadFile(dir_ / "live.err");
   const json reloaded = status_of(client);
   EXPECT_EQ(reloaded["model_version"], 3);
   EXPECT_EQ(reloaded["checkpoint"]["chain"], json::array({1, 2, 3}));
   EXPECT_EQ(reloaded["checkpoint"]["rows"].get<int64_t>(), model().TotalRows());
   EXPECT_GT(reloaded["sync"]["deletes_applied"].get<int64_t>(), 0);
   EXPECT_THAT(
-      ReadFile(dir_ / "stderr"),
-      HasSubstr("now serving " + (live / CheckpointDirName(3)).string()));
+      ReadFile(dir_ / "live.err"),
+      HasSubstr("now serving " + (live_ / CheckpointDirName(3)).string()));
 
   // A server started on the folder the checkpoints came from.
   ChildProcess whole;
-  const std::string whole_port_file = dir_ / "whole.port";
-  std::vector<std::string> argv = {"serve", "--config", config_};
-  for (const std::string& o : overrides_) {
-    argv.push_back("--set");
-    argv.push_back(o);
-  }
-  for (const std::string& a :
-       {"--checkpoint", ckpt_.c_str(), "--http-port", "0", "--port-file",
-        whole_port_file.c_str(), "--duration-s", "120"}) {
-    argv.push_back(a);
-  }
-  whole.Start(argv, {}, dir_ / "whole.out", dir_ / "whole.err");
-  const int whole_port = whole.WaitForPort(whole_port_file, 60);
+  const int whole_port =
+      Start(&whole, "whole", {"--checkpoint", ckpt_, "--duration-s", "120"});
   ASSERT_GT(whole_port, 0) << ReadFile(dir_ / "whole.err");
   httplib::Client whole_client("127.0.0.1", whole_port);
   whole_client.set_read_timeout(10);
@@ -246,34 +243,25 @@ TEST_F(ServeCommandTest, FollowsTheFolderToANewerCheckpoint) {
             json::parse(after->body)["scores"]);
 
   EXPECT_EQ(whole.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "whole.err");
-  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "stderr");
-  EXPECT_THAT(ReadFile(dir_ / "stdout"), HasSubstr("ckpt-0000000003: "));
+  EXPECT_EQ(server_.Stop(SIGTERM, 20), 0) << ReadFile(dir_ / "live.err");
+  EXPECT_THAT(ReadFile(dir_ / "live.out"), HasSubstr("ckpt-0000000003: "));
 }
 
 // A newer checkpoint that is damaged is passed over with a warning; the one
 // served stays.
 TEST_F(ServeCommandTest, KeepsServingWhenTheNewerCheckpointIsDamaged) {
   DamageLargestTable(3);
-  const fs::path live = dir_ / "live";
-  fs::create_directories(live);
-  for (uint64_t id : {1, 2}) {
-    fs::copy(CkptPath(id), live / CheckpointDirName(id),
-             fs::copy_options::recursive);
-  }
-  const std::string port_file = dir_ / "port";
-  Start({"--checkpoint", live.string(), "--reload-every", "0.1", "--http-port",
-         "0", "--port-file", port_file, "--duration-s", "120"});
-  const int port = server_.WaitForPort(port_file, 60);
-  ASSERT_GT(port, 0) << ReadFile(dir_ / "stderr");
-  fs::copy(CkptPath(3), live / CheckpointDirName(3),
+  const int port = ServeLiveFolder();
+  ASSERT_GT(port, 0) << ReadFile(dir_ / "live.err");
+  fs::copy(CkptPath(3), live_ / CheckpointDirName(3),
            fs::copy_options::recursive);
   ASSERT_TRUE(test::WaitUntil(
       [&] {
-        return ReadFile(dir_ / "stderr")
+        return ReadFile(dir_ / "live.err")
                    .find("keeps serving ckpt-0000000002") != std::string::npos;
       },
       30))
-      << ReadFile(dir_ / "stderr");
+      << ReadFile(dir_ / "live.err");
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
   auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
@@ -282,7 +270,7 @@ TEST_F(ServeCommandTest, KeepsServingWhenTheNewerCheckpointIsDamaged) {
   EXPECT_EQ(json::parse(res->body)["model_version"], 2);
   // Passed over once, not re-read at every look.
   test::SleepS(0.5);
-  const std::string err = ReadFile(dir_ / "stderr");
+  const std::string err = ReadFile(dir_ / "live.err");
   size_t warnings = 0;
   for (size_t at = err.find("keeps serving"); at != std::string::npos;
        at = err.find("keeps serving", at + 1)) {
