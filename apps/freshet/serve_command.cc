@@ -150,19 +150,20 @@ DeltaBatch ToDeltaBatch(
   return batch;
 }
 
-// Reads the newest good chain of `dir` and checks it against the replica.
+// Reads the newest good chain of `dir` and checks it against the replica,
+// built from the job file `job`.
 absl::StatusOr<CheckpointChain> ReadMatchingChain(const std::string& dir,
                                                   const ServingReplica& replica,
-                                                  const std::string& model_type,
+                                                  const JobConfig& job,
                                                   std::string* name) {
   absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(dir);
   if (!chain.ok()) return chain.status();
   *name =
       (std::filesystem::path(dir) / CheckpointDirName(chain->last.id)).string();
-  if (absl::Status st = MatchReplica(*chain, replica, model_type, *name);
+  if (absl::Status st = MatchReplica(*chain, replica, job.model.type, *name);
       !st.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the checkpoint does not match the config: ", st.message()));
+        "the checkpoint does not match ", job.path, ": ", st.message()));
   }
   return chain;
 }
@@ -225,7 +226,7 @@ int RunServe(const ServeOptions& opt) {
   {
     std::string name;
     absl::StatusOr<CheckpointChain> chain =
-        ReadMatchingChain(opt.checkpoint, **replica, job->model.type, &name);
+        ReadMatchingChain(opt.checkpoint, **replica, *job, &name);
     if (!chain.ok()) {
       std::cerr << "freshet serve: " << chain.status().message() << "\n";
       return 1;
@@ -308,24 +309,19 @@ int RunServe(const ServeOptions& opt) {
         ListCheckpoints(opt.checkpoint);
     if (!list.ok() || list->empty()) continue;
     const uint64_t newest = list->back().id;
-    uint64_t current;
-    {
-      std::lock_guard lock(served_mu);
-      current = served.last.id;
-    }
+    // This thread is the only writer of `served`: it reads it unlocked.
+    const uint64_t current = served.last.id;
     if (newest <= current || newest <= passed_over) continue;
     std::string name;
     absl::StatusOr<CheckpointChain> chain =
-        ReadMatchingChain(opt.checkpoint, **replica, job->model.type, &name);
+        ReadMatchingChain(opt.checkpoint, **replica, *job, &name);
     if (chain.ok() && chain->last.id <= current) {
       chain = absl::DataLossError(
           absl::StrCat("no good chain newer than the one served ends at ",
                        CheckpointDirName(newest)));
     }
     absl::Status st = chain.status();
-    std::vector<uint64_t> ids;
     if (st.ok()) {
-      ids = chain->ids;
       st = Serve(*std::move(chain), name, replica->get(), &served, &served_mu);
     }
     if (!st.ok()) {
@@ -334,9 +330,8 @@ int RunServe(const ServeOptions& opt) {
       passed_over = newest;
       continue;
     }
-    std::lock_guard lock(served_mu);
     FRESHET_LOG_INFO("freshet serve: now serving {} (chain {}, {} rows)",
-                     served.name, absl::StrJoin(ids, ", "), served.rows);
+                     served.name, absl::StrJoin(served.ids, ", "), served.rows);
   }
   (*server)->Stop();
   std::signal(SIGINT, SIG_DFL);
