@@ -279,6 +279,34 @@ class RunProcess {
 // Data shared by the tests: 300k generated rows and the digest of the
 // deterministic uninterrupted run over them, and a pool of rows to append to
 // followed logs.
+// Appends `rows` records at a time to `log` while `run` trains on it, until
+// a checkpoint has failed and then until `more` examples were trained after
+// that: a failed checkpoint does not stop training. `*at_failure` receives
+// the examples trained when the failure was seen.
+void ExpectTrainingGoesOnAfterAFailure(RunProcess& run, RowPool& pool,
+                                       const fs::path& log, size_t rows,
+                                       double more, double* at_failure) {
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pool.Append(log, rows);
+        if (run.MetricValue("freshet_checkpoint_failures_total") >= 1) {
+          *at_failure = run.MetricValue("freshet_train_examples_total");
+          return true;
+        }
+        return false;
+      },
+      60, 0.1))
+      << run.child().err();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pool.Append(log, rows);
+        return run.MetricValue("freshet_train_examples_total") >
+               *at_failure + more;
+      },
+      60, 0.1))
+      << "training did not go on after the failure";
+}
+
 struct SuiteData {
   fs::path dir;
   fs::path data;  // 300k rows
@@ -594,25 +622,8 @@ TEST_F(CheckpointFaultTest, UnwritableCheckpointFolderTrainingGoesOn) {
 
   // Records keep coming: training goes on and the checkpoints due fail.
   double at_failure = -1;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pool.Append(log, 500);
-        if (run.MetricValue("freshet_checkpoint_failures_total") >= 1) {
-          at_failure = run.MetricValue("freshet_train_examples_total");
-          return true;
-        }
-        return false;
-      },
-      60, 0.1))
-      << run.child().err();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pool.Append(log, 500);
-        return run.MetricValue("freshet_train_examples_total") >
-               at_failure + 1000;
-      },
-      60, 0.1))
-      << "training did not go on after the failure";
+  ASSERT_NO_FATAL_FAILURE(ExpectTrainingGoesOnAfterAFailure(run, pool, log, 500,
+                                                            1000, &at_failure));
   EXPECT_THAT(run.child().err(), HasSubstr("failed"));
   EXPECT_THAT(run.child().err(), HasSubstr("checkpoint: write to"));
   std::optional<std::string> status = run.Get("/statusz");
@@ -701,25 +712,8 @@ TEST_F(CheckpointFaultTest, FullCheckpointFolder) {
       << run.child().err();
   const double written = run.MetricValue("freshet_checkpoints_written_total");
   double at_failure = -1;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pool.Append(log, 1000);
-        if (run.MetricValue("freshet_checkpoint_failures_total") >= 1) {
-          at_failure = run.MetricValue("freshet_train_examples_total");
-          return true;
-        }
-        return false;
-      },
-      60, 0.1))
-      << run.child().err();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pool.Append(log, 1000);
-        return run.MetricValue("freshet_train_examples_total") >
-               at_failure + 10000;
-      },
-      60, 0.1))
-      << "training did not go on after the failure";
+  ASSERT_NO_FATAL_FAILURE(ExpectTrainingGoesOnAfterAFailure(
+      run, pool, log, 1000, 10000, &at_failure));
   // Checkpoints keep being attempted, and keep failing.
   ASSERT_TRUE(run.WaitMetricAtLeast("freshet_checkpoint_failures_total", 2, 60))
       << run.child().err();
