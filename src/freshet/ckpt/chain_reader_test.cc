@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "freshet/base/log_capture.h"
 #include "freshet/ckpt/checkpoint.h"
+#include "freshet/ckpt/ckpt_test_fixture.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
 #include "freshet/data/generator.h"
@@ -63,65 +64,19 @@ TEST(ChainTableTest, UpsertEraseAndReuse) {
   EXPECT_EQ(rows, 2);
 }
 
-class ChainReaderTest : public ::testing::Test {
+class ChainReaderTest : public ckpt_testing::TrainedModelTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("freshet_chain_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    ckpt_ = (dir_ / "ckpt").string();
-    GeneratorOptions opt;
-    opt.kind = GeneratorKind::kCriteo;
-    opt.rows = 600;
-    opt.seed = 5;
-    const std::string data = (dir_ / "criteo.tsv").string();
-    ASSERT_TRUE(GenerateToPath(opt, data).ok());
-    // deepfm: embedding tables and TABLE/wide tables, and a dense part with
-    // optimizer state.
-    auto job = LoadJobConfig(
-        std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml",
-        {"source.path=" + data, "model.type=deepfm", "train.batch_size=32"});
-    ASSERT_TRUE(job.ok()) << job.status();
-    job_ = *job;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  ChainReaderTest() { data_seed_ = 5; }
 
-  std::unique_ptr<Trainer> Train(
-      int64_t examples,
-      std::function<void(RecModel&, int64_t, double)> after_batch = {}) {
-    TrainerOptions opt;
-    opt.max_examples = examples;
-    opt.track_checkpoint = true;
-    opt.after_batch = std::move(after_batch);
-    auto trainer = Trainer::Create(job_, opt);
-    EXPECT_TRUE(trainer.ok()) << trainer.status();
-    absl::Status st = (*trainer)->Run();
-    EXPECT_TRUE(st.ok()) << st;
-    return *std::move(trainer);
-  }
-
-  // Erases `n` rows of each of the model's first tables; returns how many.
+  // Erases `n` rows of each of the model's first four tables; returns how
+  // many.
   static int EraseSome(RecModel& m, size_t n) {
     int erased = 0;
     for (int t = 0; t < m.num_tables() && t < 4; ++t) {
-      std::vector<uint64_t> keys;
-      m.table(t).ForEachRow([&](const RowView& r) {
-        if (keys.size() < n) keys.push_back(r.key);
-      });
-      for (uint64_t k : keys) erased += m.table(t).Erase(k) ? 1 : 0;
+      erased += static_cast<int>(TrainedModelTest::EraseSome(m, t, n).size());
     }
     return erased;
   }
-
-  std::string CkptPath(uint64_t id) const {
-    return (fs::path(ckpt_) / CheckpointDirName(id)).string();
-  }
-
-  fs::path dir_;
-  std::string ckpt_;
-  JobConfig job_;
 };
 
 TEST_F(ChainReaderTest, DigestOfFullPlusIncrementalsEqualsModelDigest) {
@@ -234,21 +189,16 @@ TEST_F(ChainReaderTest, NoCheckpointAndNoGoodOne) {
 
 // Hand-written checkpoints of one table "t" (dim 2, one state float): the
 // merge rules on known rows.
-class HandWrittenChainTest : public ::testing::Test {
+class HandWrittenChainTest : public ckpt_testing::TempDirTest {
  protected:
   struct Row {
     uint64_t key;
     float w0, w1, s;
   };
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("freshet_hand_chain_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    TempDirTest::SetUp();
     base_ = dir_;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Writes checkpoint `id` into base_. With `deletes_first` false, the deleted
   // keys are written after the rows (which the format forbids).
@@ -301,7 +251,6 @@ class HandWrittenChainTest : public ::testing::Test {
     std::ofstream(d / kManifestFileName) << EncodeManifest(m);
   }
 
-  fs::path dir_;
   fs::path base_;  // where Write() writes
 };
 

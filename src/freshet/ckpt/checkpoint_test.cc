@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "freshet/base/log_capture.h"
+#include "freshet/ckpt/ckpt_test_fixture.h"
 #include "freshet/ckpt/crc32c.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
@@ -61,20 +62,7 @@ TEST(Crc32cTest, FastPathMatchesThePortableOne) {
   }
 }
 
-class TempDirTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("freshet_ckpt_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
-
-using ShardFileTest = TempDirTest;
+using ShardFileTest = ckpt_testing::TempDirTest;
 
 TEST_F(ShardFileTest, RoundTripsRowsAndDeletedKeysAcrossBlocks) {
   const std::string path = dir_ / "t.shard";
@@ -171,39 +159,8 @@ TEST(ManifestTest, RoundTripsAndDetectsEdits) {
               HasSubstr("bad manifest"));
 }
 
-class CheckpointTest : public TempDirTest {
+class CheckpointTest : public ckpt_testing::TrainedModelTest {
  protected:
-  void SetUp() override {
-    TempDirTest::SetUp();
-    ckpt_ = (dir_ / "ckpt").string();
-    GeneratorOptions opt;
-    opt.kind = GeneratorKind::kCriteo;
-    opt.rows = 600;
-    opt.seed = 11;
-    data_ = (dir_ / "criteo.tsv").string();
-    ASSERT_TRUE(GenerateToPath(opt, data_).ok());
-    auto job = LoadJobConfig(
-        std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml",
-        {"source.path=" + data_, "model.type=deepfm", "train.batch_size=32"});
-    ASSERT_TRUE(job.ok()) << job.status();
-    job_ = *job;
-  }
-
-  // Trains on the first `examples` examples with checkpoint tracking on.
-  std::unique_ptr<Trainer> Train(
-      int64_t examples,
-      std::function<void(RecModel&, int64_t, double)> after_batch = {}) {
-    TrainerOptions opt;
-    opt.max_examples = examples;
-    opt.track_checkpoint = true;
-    opt.after_batch = std::move(after_batch);
-    auto trainer = Trainer::Create(job_, opt);
-    EXPECT_TRUE(trainer.ok()) << trainer.status();
-    absl::Status st = (*trainer)->Run();
-    EXPECT_TRUE(st.ok()) << st;
-    return *std::move(trainer);
-  }
-
   // An untrained model of the same job, with another dense seed.
   std::unique_ptr<RecModel> Fresh(const JobConfig& job) {
     auto schema = Schema::Compile(job.schema);
@@ -236,16 +193,6 @@ class CheckpointTest : public TempDirTest {
     return best;
   }
 
-  // Erases the first `n` rows of table t; returns the keys.
-  static std::vector<uint64_t> EraseSome(RecModel& m, int t, size_t n) {
-    std::vector<uint64_t> keys;
-    m.table(t).ForEachRow([&](const RowView& r) {
-      if (keys.size() < n) keys.push_back(r.key);
-    });
-    for (uint64_t k : keys) EXPECT_TRUE(m.table(t).Erase(k));
-    return keys;
-  }
-
   Manifest WriteFull(RecModel& m, const std::string& position,
                      size_t block_bytes = 1 << 20) {
     CheckpointWriteOptions opt;
@@ -259,24 +206,6 @@ class CheckpointTest : public TempDirTest {
     EXPECT_TRUE(man.ok()) << man.status();
     return man.ok() ? *man : Manifest{};
   }
-  std::string CkptPath(uint64_t id) const {
-    return (fs::path(ckpt_) / CheckpointDirName(id)).string();
-  }
-
-  static void FlipByte(const std::string& path, uint64_t offset) {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    ASSERT_TRUE(f.good()) << path;
-    f.seekg(static_cast<std::streamoff>(offset));
-    char c = 0;
-    f.read(&c, 1);
-    c = static_cast<char>(c ^ 0x5a);
-    f.seekp(static_cast<std::streamoff>(offset));
-    f.write(&c, 1);
-  }
-
-  std::string data_;
-  std::string ckpt_;
-  JobConfig job_;
 };
 
 TEST_F(CheckpointTest, FullRoundTripRestoresTheTrainedModel) {
