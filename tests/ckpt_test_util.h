@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "child_process.h"
 #include "freshet/ckpt/checkpoint.h"
+#include "freshet/ckpt/ckpt_test_fixture.h"
 #include "freshet/ckpt/shard_file.h"
 #include "freshet/data/generator.h"
 #include "freshet/train/trainer.h"
@@ -60,16 +61,7 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-inline void FlipByte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
+using ckpt_testing::FlipByte;
 
 inline std::string Hex(uint64_t v) { return absl::StrFormat("%016x", v); }
 

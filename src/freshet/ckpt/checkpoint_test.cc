@@ -62,6 +62,7 @@ TEST(Crc32cTest, FastPathMatchesThePortableOne) {
   }
 }
 
+using ckpt_testing::FlipByte;
 using ShardFileTest = ckpt_testing::TempDirTest;
 
 TEST_F(ShardFileTest, RoundTripsRowsAndDeletedKeysAcrossBlocks) {

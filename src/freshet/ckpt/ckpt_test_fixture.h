@@ -24,6 +24,18 @@
 namespace freshet {
 namespace ckpt_testing {
 
+// Flips the bits of one byte of a file (damage a checksum must catch).
+inline void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
 // A fresh folder per test, removed after it.
 class TempDirTest : public ::testing::Test {
  protected:
@@ -86,17 +98,6 @@ class TrainedModelTest : public TempDirTest {
     });
     for (uint64_t k : keys) EXPECT_TRUE(m.table(t).Erase(k));
     return keys;
-  }
-
-  static void FlipByte(const std::string& path, uint64_t offset) {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    ASSERT_TRUE(f.good()) << path;
-    f.seekg(static_cast<std::streamoff>(offset));
-    char c = 0;
-    f.read(&c, 1);
-    c = static_cast<char>(c ^ 0x5a);
-    f.seekp(static_cast<std::streamoff>(offset));
-    f.write(&c, 1);
   }
 
   uint64_t data_seed_ = 11;
