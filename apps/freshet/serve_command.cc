@@ -151,12 +151,14 @@ DeltaBatch ToDeltaBatch(
 }
 
 // Reads the newest good chain of `dir` and checks it against the replica,
-// built from the job file `job`.
+// built from the job file `job`. Checkpoints in `verified` are not verified
+// again.
 absl::StatusOr<CheckpointChain> ReadMatchingChain(const std::string& dir,
                                                   const ServingReplica& replica,
                                                   const JobConfig& job,
+                                                  VerifiedCheckpoints* verified,
                                                   std::string* name) {
-  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(dir);
+  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(dir, verified);
   if (!chain.ok()) return chain.status();
   *name =
       (std::filesystem::path(dir) / CheckpointDirName(chain->last.id)).string();
@@ -223,10 +225,12 @@ int RunServe(const ServeOptions& opt) {
   }
   Served served;
   std::mutex served_mu;
+  // A reload verifies only the checkpoints published since the last one.
+  VerifiedCheckpoints verified;
   {
     std::string name;
     absl::StatusOr<CheckpointChain> chain =
-        ReadMatchingChain(opt.checkpoint, **replica, *job, &name);
+        ReadMatchingChain(opt.checkpoint, **replica, *job, &verified, &name);
     if (!chain.ok()) {
       std::cerr << "freshet serve: " << chain.status().message() << "\n";
       return 1;
@@ -314,7 +318,7 @@ int RunServe(const ServeOptions& opt) {
     if (newest <= current || newest <= passed_over) continue;
     std::string name;
     absl::StatusOr<CheckpointChain> chain =
-        ReadMatchingChain(opt.checkpoint, **replica, *job, &name);
+        ReadMatchingChain(opt.checkpoint, **replica, *job, &verified, &name);
     if (chain.ok() && chain->last.id <= current) {
       chain = absl::DataLossError(
           absl::StrCat("no good chain newer than the one served ends at ",

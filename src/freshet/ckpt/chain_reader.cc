@@ -274,15 +274,45 @@ absl::Status MergeCheckpoint(const CheckpointInfo& c, bool first, bool last,
   return absl::OkStatus();
 }
 
+// The key of a checkpoint in VerifiedCheckpoints: its path and its files'
+// checksums (none when the manifest did not read: such a checkpoint fails
+// verification again at once).
+std::string VerifiedKey(const CheckpointInfo& c) {
+  std::string key = c.path;
+  if (c.manifest_status.ok()) {
+    for (const ManifestFile& f : c.manifest.files) {
+      absl::StrAppend(&key, ":", f.crc32c);
+    }
+  }
+  return key;
+}
+
 }  // namespace
 
-absl::StatusOr<CheckpointChain> ReadCheckpointChain(const std::string& dir) {
+absl::StatusOr<CheckpointChain> ReadCheckpointChain(
+    const std::string& dir, VerifiedCheckpoints* verified) {
   ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+  if (verified != nullptr) {
+    VerifiedCheckpoints kept;
+    for (const CheckpointInfo& c : list) {
+      auto it = verified->find(VerifiedKey(c));
+      if (it != verified->end()) kept.insert(*it);
+    }
+    verified->swap(kept);
+  }
   if (list.empty()) {
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
   }
-  ChainChoice choice = ChooseNewestGoodChain(
-      list, [](const CheckpointInfo& c) { return VerifyCheckpoint(c.path); });
+  ChainChoice choice =
+      ChooseNewestGoodChain(list, [verified](const CheckpointInfo& c) {
+        if (verified == nullptr) return VerifyCheckpoint(c.path);
+        const std::string key = VerifiedKey(c);
+        auto it = verified->find(key);
+        if (it == verified->end()) {
+          it = verified->emplace(key, VerifyCheckpoint(c.path)).first;
+        }
+        return it->second;
+      });
   for (const auto& [index, why] : choice.skipped) {
     FRESHET_LOG_WARN("checkpoint {} skipped: {}", list[index].path, why);
   }

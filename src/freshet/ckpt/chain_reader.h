@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -100,13 +101,22 @@ ChainChoice ChooseNewestGoodChain(
     const std::vector<CheckpointInfo>& list,
     const std::function<absl::Status(const CheckpointInfo&)>& verify);
 
+// What VerifyCheckpoint() said of the checkpoints of one folder, for a
+// caller that reads its chain again and again (`freshet serve` following
+// the folder): a published checkpoint does not change, so it is verified
+// once. Keyed by path and the manifest's file checksums, so that a
+// checkpoint written again under the same id is verified anew.
+using VerifiedCheckpoints = std::map<std::string, absl::Status>;
+
 // Reads and merges the newest good chain of `dir`. Each checkpoint skipped
 // is logged with FRESHET_LOG_WARN (its path and why). NotFound when `dir`
 // has no checkpoint (or does not exist), DataLoss when none is good or a
 // file changed after it verified, FailedPrecondition when a member of the
 // chain disagrees with its full checkpoint about a table's shape or the
-// dense sizes.
-absl::StatusOr<CheckpointChain> ReadCheckpointChain(const std::string& dir);
+// dense sizes. With `verified`, checkpoints found there are not verified
+// again, and the entries of checkpoints no longer in `dir` are dropped.
+absl::StatusOr<CheckpointChain> ReadCheckpointChain(
+    const std::string& dir, VerifiedCheckpoints* verified = nullptr);
 
 // One 64-bit XXH3 over the chain, computed as ModelDigest() (trainer.h)
 // computes it over a live model: per table in order, its name, then per row

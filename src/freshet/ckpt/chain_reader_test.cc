@@ -287,6 +287,54 @@ TEST_F(HandWrittenChainTest, DeletionsBeforeRowsAndLaterRowsWin) {
   EXPECT_EQ(*a, *b);
 }
 
+// With a VerifiedCheckpoints, a checkpoint is verified once: damage done
+// after that is found by the merge (an error) rather than by verification
+// (a skip). A checkpoint written again under the same id is verified anew,
+// and entries of checkpoints gone from the folder are dropped.
+TEST_F(HandWrittenChainTest, VerifiedCheckpointsAreNotVerifiedAgain) {
+  using K = CheckpointKind;
+  Write(1, K::kFull, {{1, 1, 1, 1}}, {}, 1);
+  Write(2, K::kIncremental, {{2, 2, 2, 2}}, {}, 2);
+  VerifiedCheckpoints verified;
+  auto chain = ReadCheckpointChain(dir_.string(), &verified);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_THAT(chain->ids, ElementsAre(1, 2));
+  EXPECT_EQ(verified.size(), 2u);
+
+  const std::string table =
+      (dir_ / CheckpointDirName(2) / "table-000.shard").string();
+  {
+    auto reader = ShardReader::Open(table);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    const auto& block = (*reader)->blocks()[0];
+    const uint64_t offset = block.offset + block.compressed_size / 2;
+    reader->reset();
+    ckpt_testing::FlipByte(table, offset);
+  }
+  // Verified before the damage: the merge meets it.
+  chain = ReadCheckpointChain(dir_.string(), &verified);
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(chain.status().message(), HasSubstr("crc32c mismatch"));
+  // Without the cache, verification skips it.
+  chain = ReadCheckpointChain(dir_.string());
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_THAT(chain->ids, ElementsAre(1));
+
+  // Written again, with other rows: verified anew and read.
+  fs::remove_all(dir_ / CheckpointDirName(2));
+  Write(2, K::kIncremental, {{3, 3, 3, 3}}, {}, 3);
+  chain = ReadCheckpointChain(dir_.string(), &verified);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_THAT(chain->ids, ElementsAre(1, 2));
+  EXPECT_THAT(chain->tables[0].SortedKeys(), ElementsAre(1, 3));
+  EXPECT_EQ(verified.size(), 2u);
+
+  fs::remove_all(dir_ / CheckpointDirName(2));
+  chain = ReadCheckpointChain(dir_.string(), &verified);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_EQ(verified.size(), 1u);
+}
+
 TEST_F(HandWrittenChainTest, DeletedKeysAfterRowsAreRefused) {
   using K = CheckpointKind;
   Write(1, K::kFull, {{1, 1, 1, 1}}, {}, 1);
