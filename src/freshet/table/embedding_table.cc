@@ -268,8 +268,8 @@ inline void EmbeddingTable::PrefetchWholeRow(const char* p) const {
   __builtin_prefetch(p + stride_ - 1, 1);
 }
 
-void EmbeddingTable::PrefetchSlots(const Stripe& s, const Scratch& sc,
-                                   uint32_t begin, uint32_t end) const {
+inline void EmbeddingTable::PrefetchSlots(const Stripe& s, const Scratch& sc,
+                                          uint32_t begin, uint32_t end) const {
   for (uint32_t j = begin; j < end; ++j) {
     s.index->Prefetch(static_cast<uint32_t>(sc.hash[sc.order[j]]));
   }

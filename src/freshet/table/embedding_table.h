@@ -297,12 +297,13 @@ class EmbeddingTable {
   // every row.
   void ResolveHints(const Stripe& s, Scratch& sc, uint32_t begin, uint32_t end,
                     bool for_write) const;
-  void PrefetchSlots(const Stripe& s, const Scratch& sc, uint32_t begin,
-                     uint32_t end) const;
-  // Prefetch the row at `p`: its head (its first three cache lines and its
-  // last byte's, the whole of a row up to 192 bytes), or every line, for
-  // writing. Always inlined: GCC finds a function of prefetches alone free
-  // of side effects and drops its calls.
+  // Prefetch the index slots of the keys of one stripe group; the row at
+  // `p`: its head (its first three cache lines and its last byte's, the
+  // whole of a row up to 192 bytes), or every line, for writing. Always
+  // inlined: GCC finds a function of prefetches alone free of side effects
+  // and drops its calls.
+  [[gnu::always_inline]] void PrefetchSlots(const Stripe& s, const Scratch& sc,
+                                            uint32_t begin, uint32_t end) const;
   [[gnu::always_inline]] void PrefetchRow(const char* p, bool for_write) const;
   [[gnu::always_inline]] void PrefetchWholeRow(const char* p) const;
   static constexpr uint32_t kWideRowsAhead = 8;
