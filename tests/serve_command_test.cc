@@ -95,6 +95,18 @@ class ServeCommandTest : public CheckpointedModelTest {
     return req.dump();
   }
 
+  // The model_version of the answer of the server on `port` to a request
+  // of two candidates; -1 (and a test failure) when it did not answer 200.
+  int64_t PredictedVersion(int port) const {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(10);
+    auto res =
+        client.Post("/v1/predict", RequestFromData(2), "application/json");
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    if (!res || res->status != 200) return -1;
+    return json::parse(res->body)["model_version"].get<int64_t>();
+  }
+
   ChildProcess server_;
   fs::path live_;
 };
@@ -172,12 +184,7 @@ TEST_F(ServeCommandTest, ServesThePreviousCheckpointWhenTheNewestIsDamaged) {
   const int port =
       Start(&server_, "serve", {"--checkpoint", ckpt_, "--duration-s", "60"});
   ASSERT_GT(port, 0) << ReadFile(dir_ / "serve.err");
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(10);
-  auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
-  EXPECT_EQ(json::parse(res->body)["model_version"], 2);
+  EXPECT_EQ(PredictedVersion(port), 2);
   EXPECT_EQ(server_.Stop(SIGINT, 20), 0);
   EXPECT_THAT(ReadFile(dir_ / "serve.err"),
               HasSubstr(CkptPath(3) + " skipped"));
@@ -262,12 +269,7 @@ TEST_F(ServeCommandTest, KeepsServingWhenTheNewerCheckpointIsDamaged) {
       },
       30))
       << ReadFile(dir_ / "live.err");
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(10);
-  auto res = client.Post("/v1/predict", RequestFromData(2), "application/json");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
-  EXPECT_EQ(json::parse(res->body)["model_version"], 2);
+  EXPECT_EQ(PredictedVersion(port), 2);
   // Passed over once, not re-read at every look.
   test::SleepS(0.5);
   const std::string err = ReadFile(dir_ / "live.err");
