@@ -214,6 +214,9 @@ void CheckConvergence(const JobConfig& job, const std::string& data,
   ASSERT_TRUE((*trainer)->Run().ok());
   // One interval after training stops (plus slack for a loaded machine).
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Then no more heartbeats: the replica's version stays put while the
+  // prediction below is compared with it.
+  publisher.Stop();
   EXPECT_GE((*replica)->status().batches, 2);
   EXPECT_EQ((*replica)->status().version_gaps, 0);
 
