@@ -236,6 +236,17 @@ class RunProcess {
     return WaitUntil([&] { return MetricValue(name) >= value; }, timeout_s,
                      0.05);
   }
+  // Waits until the newest checkpoint in `ckpt` covers `examples` examples
+  // and no write is in flight.
+  bool WaitCheckpointedAt(const fs::path& ckpt, int64_t examples,
+                          double timeout_s) {
+    return WaitUntil(
+        [&] {
+          return NewestExamples(ckpt) == examples &&
+                 MetricValue("freshet_checkpoint_writing") == 0;
+        },
+        timeout_s, 0.05);
+  }
   // Waits until no checkpoint is being written and none was written or
   // failed for 1 s: with the stream idle, time and example triggers (which
   // wait for new examples) fire within their period after the last batch.
@@ -607,13 +618,7 @@ TEST_F(CheckpointFaultTest, UnwritableCheckpointFolderTrainingGoesOn) {
       << run.child().err();
   // The time trigger cuts the idle stream at its end once; no write is in
   // flight while the folder is swapped, and none is due with no new records.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return NewestExamples(ckpt) == 5000 &&
-               run.MetricValue("freshet_checkpoint_writing") == 0;
-      },
-      60, 0.05))
-      << run.child().err();
+  ASSERT_TRUE(run.WaitCheckpointedAt(ckpt, 5000, 60)) << run.child().err();
   const std::vector<uint64_t> good = PublishedIds(ckpt);
   ASSERT_FALSE(good.empty());
 
@@ -854,13 +859,7 @@ TEST_F(CheckpointFaultTest, AdminCheckpointNeedsTheToken) {
                   {"FRESHET_ADMIN_TOKEN=t1"}));
     // One checkpoint at 6400 examples, the end of the log; the stream is
     // idle, so no other one is due.
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          return NewestExamples(ckpt) == 6400 &&
-                 run.MetricValue("freshet_checkpoint_writing") == 0;
-        },
-        60, 0.05))
-        << run.child().err();
+    ASSERT_TRUE(run.WaitCheckpointedAt(ckpt, 6400, 60)) << run.child().err();
     const std::vector<uint64_t> first = PublishedIds(ckpt);
     ASSERT_EQ(first.size(), 1u);
     const std::string addr = "127.0.0.1:" + std::to_string(run.port());

@@ -152,7 +152,6 @@ class ChildProcess {
   }
 
   int exit_code() const { return exit_code_; }
-  pid_t pid() const { return pid_; }
   std::string out() const { return ReadFile(out_); }
   std::string err() const { return ReadFile(err_); }
 
