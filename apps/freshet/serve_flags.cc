@@ -1,7 +1,6 @@
 #include "apps/freshet/serve_flags.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -33,21 +32,6 @@ void AppendServeOverrides(const ServeFlags& flags,
     overrides->push_back(
         absl::StrCat("serve.stale_after=", *flags.stale_after_ms, "ms"));
   }
-}
-
-HttpServerOptions HttpOptionsFromSpec(const ServeSpec& serve) {
-  HttpServerOptions o;
-  o.bind = serve.bind;
-  o.port = serve.port;
-  o.threads = serve.http_threads;
-  o.max_body_bytes = serve.max_body_bytes;
-  o.predictor.max_candidates = serve.max_candidates;
-  o.admin_token = serve.admin_token;
-  if (const char* token = std::getenv("FRESHET_ADMIN_TOKEN");
-      token != nullptr && token[0] != '\0') {
-    o.admin_token = token;
-  }
-  return o;
 }
 
 void WritePortFile(const std::string& path, int port) {

@@ -1,6 +1,6 @@
 // What `freshet run` and `freshet serve` share about their HTTP front end:
-// the flags that are shorthands for the job's `serve` keys, the server
-// options built from those keys, and the port file.
+// the flags that are shorthands for the job's `serve` keys and the port
+// file.
 #ifndef FRESHET_APPS_FRESHET_SERVE_FLAGS_H_
 #define FRESHET_APPS_FRESHET_SERVE_FLAGS_H_
 
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "freshet/base/config.h"
-#include "freshet/serve/http_server.h"
 
 namespace freshet {
 
@@ -32,11 +31,6 @@ void AddServeFlags(CLI::App* cmd, ServeFlags* flags,
 // messages) covers them too.
 void AppendServeOverrides(const ServeFlags& flags,
                           std::vector<std::string>* overrides);
-
-// Server options from the job's serve keys (bind, port, threads, body and
-// candidate limits, admin token, which FRESHET_ADMIN_TOKEN overrides);
-// staleness and the extra metrics are the command's own.
-HttpServerOptions HttpOptionsFromSpec(const ServeSpec& serve);
 
 // Writes `port` to `path` through a rename, so a reader never sees a
 // partial file. Does nothing for an empty path.

@@ -15,9 +15,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "apps/freshet/checkpointing.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
+#include "freshet/job/checkpointed_training.h"
+#include "freshet/job/restore_model.h"
 #include "freshet/train/trainer.h"
 
 namespace freshet {
@@ -90,7 +91,7 @@ int RunTrain(const TrainOptions& opt) {
     job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
   }
   const bool checkpoints = !job->checkpoint.dir.empty();
-  JobCheckpoints* ckpt_ptr = nullptr;  // set before Run()
+  CheckpointedTraining* ckpt_ptr = nullptr;  // set before Run()
   TrainerOptions topt;
   topt.track_checkpoint = checkpoints;
   if (checkpoints) {
@@ -110,10 +111,10 @@ int RunTrain(const TrainOptions& opt) {
     std::cerr << "freshet train: " << trainer.status().message() << "\n";
     return 2;
   }
-  std::unique_ptr<JobCheckpoints> ckpt;
+  std::unique_ptr<CheckpointedTraining> ckpt;
   if (checkpoints) {
-    absl::StatusOr<std::unique_ptr<JobCheckpoints>> c =
-        JobCheckpoints::Start(*job, trainer->get());
+    absl::StatusOr<std::unique_ptr<CheckpointedTraining>> c =
+        CheckpointedTraining::Start(*job, trainer->get());
     if (!c.ok()) {
       std::cerr << "freshet train: " << c.status().message() << "\n";
       return 1;

@@ -1,30 +1,23 @@
-#include "apps/freshet/checkpointing.h"
+#include "freshet/job/checkpointed_training.h"
 
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
 #include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
+#include "freshet/job/restore_model.h"
 
 namespace freshet {
 
-absl::StatusOr<std::unique_ptr<JobCheckpoints>> JobCheckpoints::Start(
-    const JobConfig& job, Trainer* trainer) {
-  std::unique_ptr<JobCheckpoints> c(new JobCheckpoints());
+absl::StatusOr<std::unique_ptr<CheckpointedTraining>>
+CheckpointedTraining::Start(const JobConfig& job, Trainer* trainer) {
+  std::unique_ptr<CheckpointedTraining> c(new CheckpointedTraining());
   c->trainer_ = trainer;
   c->dir_ = job.checkpoint.dir;
   c->on_exit_ = job.checkpoint.on_exit;
   RecModel& model = trainer->model();
-  const std::string hash = ModelShapeHash(model);
-  absl::StatusOr<Manifest> restored = RestoreCheckpoint(c->dir_, &model);
+  absl::StatusOr<Manifest> restored = RestoreModel(c->dir_, &model);
   if (restored.ok()) {
-    if (!restored->metadata.model_config_hash.empty() &&
-        restored->metadata.model_config_hash != hash) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s: the checkpoints are of another model (shape %s, this job's "
-          "is %s)",
-          c->dir_, restored->metadata.model_config_hash, hash));
-    }
     absl::Status s = trainer->Resume(restored->metadata.stream_position,
                                      restored->metadata.examples);
     if (!s.ok()) {
@@ -47,18 +40,18 @@ absl::StatusOr<std::unique_ptr<JobCheckpoints>> JobCheckpoints::Start(
                                         restored.status().message()));
   }
   CheckpointerOptions options =
-      CheckpointerOptionsFromSpec(job.checkpoint, hash);
+      CheckpointerOptionsFromSpec(job.checkpoint, ModelShapeHash(model));
   if (c->resumed_) options.start_examples = c->resumed_->metadata.examples;
   ASSIGN_OR_RETURN(c->checkpointer_, Checkpointer::Create(&model, options));
   return c;
 }
 
-void JobCheckpoints::OnBatch(uint64_t sync_version) {
+void CheckpointedTraining::OnBatch(uint64_t sync_version) {
   checkpointer_->OnBatch(trainer_->examples(), trainer_->position(),
                          sync_version);
 }
 
-std::optional<absl::StatusOr<Manifest>> JobCheckpoints::Finish(
+std::optional<absl::StatusOr<Manifest>> CheckpointedTraining::Finish(
     uint64_t sync_version) {
   if (!on_exit_) {
     checkpointer_->TrainingStopped(trainer_->examples(), trainer_->position(),
@@ -69,14 +62,35 @@ std::optional<absl::StatusOr<Manifest>> JobCheckpoints::Finish(
                               sync_version);
 }
 
-std::string DescribeCheckpoint(const Manifest& m) {
-  uint64_t rows = 0, bytes = 0;
-  for (const ManifestFile& f : m.files) {
-    if (!f.table.empty()) rows += f.rows;
-    bytes += f.bytes;
+void CheckpointedTraining::AppendStatus(nlohmann::json* status) const {
+  const CheckpointerStats c = checkpointer_->Stats();
+  (*status)["checkpoint"] = {{"dir", dir_},
+                             {"written", c.written},
+                             {"failed", c.failed},
+                             {"last_id", c.last_id},
+                             {"last_kind", c.last_kind},
+                             {"last_error", c.last_error},
+                             {"writing", c.writing}};
+}
+
+void CheckpointedTraining::AppendMetrics(std::string* out) const {
+  checkpointer_->AppendMetrics(out);
+}
+
+AdminReply CheckpointedTraining::AdminCheckpoint() {
+  const uint64_t ticket = checkpointer_->Request();
+  absl::StatusOr<Manifest> m = checkpointer_->WaitFor(ticket, 300);
+  if (!m.ok()) {
+    return AdminReply{500, {{"error", std::string(m.status().message())}}};
   }
-  return absl::StrFormat("%s (%s, %d rows, %.1f MB)", CheckpointDirName(m.id),
-                         CheckpointKindName(m.kind), rows, bytes / 1e6);
+  return AdminReply{
+      200,
+      {{"checkpoint_id", m->id},
+       {"kind", CheckpointKindName(m->kind)},
+       {"path",
+        (std::filesystem::path(dir_) / CheckpointDirName(m->id)).string()},
+       {"examples", m->metadata.examples},
+       {"stream_position", m->metadata.stream_position}}};
 }
 
 }  // namespace freshet
