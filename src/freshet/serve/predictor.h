@@ -32,16 +32,10 @@
 
 #include "absl/status/statusor.h"
 #include "freshet/data/example.h"
+#include "freshet/serve/predict_request.h"
 #include "freshet/serve/serving_replica.h"
 
 namespace freshet {
-
-// A parsed request: ids per slot (Example layout, every slot present, empty
-// when not given) and dense values (NaN when not given).
-struct PredictRequest {
-  Example context;
-  std::vector<Example> candidates;
-};
 
 struct PredictResult {
   std::vector<float> scores;  // one per candidate, in request order
@@ -55,16 +49,6 @@ struct PredictorOptions {
   // The served version is "stale" when it was cut longer ago than this.
   int64_t stale_after_ms = 5000;
 };
-
-// Parses the JSON body of POST /v1/predict:
-//   {"context": {"slot": value or [values], "dense": number, ...},
-//    "candidates": [{"slot": value, ...}, ...]}
-// InvalidArgument (with the reason) for bad JSON, unknown slots or features,
-// bad values, a slot given twice, no candidates; OutOfRange for more than
-// `max_candidates` candidates.
-absl::StatusOr<PredictRequest> ParsePredictRequest(std::string_view body,
-                                                   const Schema& schema,
-                                                   int max_candidates);
 
 class Predictor {
  public:
