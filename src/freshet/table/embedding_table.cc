@@ -4,42 +4,26 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <mutex>
-#include <shared_mutex>
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/hash.h"
+#include "freshet/table/table_stripe.h"
 
 namespace freshet {
+
+using table_row::kFlagsOffset;
+using table_row::kKeyOffset;
+using table_row::kLive;
+using table_row::kScoreOffset;
+using table_row::kTimeOffset;
+using table_row::kWeightsOffset;
+using table_row::Load;
+using table_row::RowFlags;
+using table_row::RowIs;
+using table_row::RowKey;
+using table_row::Store;
+
 namespace {
-
-// Row metadata layout (bytes from the row start).
-constexpr size_t kKeyOffset = 0;
-constexpr size_t kTimeOffset = 8;
-constexpr size_t kScoreOffset = 16;
-constexpr size_t kFlagsOffset = 20;
-constexpr size_t kWeightsOffset = 24;
-
-constexpr uint32_t kLive = 1u;
-
-template <typename T>
-inline T Load(const char* p, size_t offset) {
-  T v;
-  std::memcpy(&v, p + offset, sizeof(T));
-  return v;
-}
-template <typename T>
-inline void Store(char* p, size_t offset, T v) {
-  std::memcpy(p + offset, &v, sizeof(T));
-}
-
-inline uint64_t RowKey(const char* p) { return Load<uint64_t>(p, kKeyOffset); }
-inline uint32_t RowFlags(const char* p) {
-  return Load<uint32_t>(p, kFlagsOffset);
-}
-inline bool RowIs(const char* p, uint64_t key) {
-  return (RowFlags(p) & kLive) != 0 && RowKey(p) == key;
-}
 
 // 2^x for x <= 0, to 3e-4 relative: the decay of value scores on the
 // per-row path of Apply(), where exp2f costs more than the rest of the
@@ -69,58 +53,6 @@ void DirtyBatch::Clear() {
   scores.clear();
   deleted_keys.clear();
 }
-
-// One stripe: a lock and what it guards. Counters are atomics so that shared
-// (kServe) holders can bump them; they are added once per batch and stripe.
-struct alignas(64) EmbeddingTable::Stripe {
-  // std::shared_mutex rather than absl::Mutex: the system's absl is not
-  // built with ThreadSanitizer annotations, pthread locks are understood by
-  // it, and the lock is taken once per batch and stripe, not per key.
-  mutable std::shared_mutex mu;
-  std::unique_ptr<RowIndex> index;
-  std::unique_ptr<RowArena> arena;
-  std::unique_ptr<AdmissionFilter> admission;
-  // Dirty bits by kind, one per row id (bit `row % 64` of word `row / 64`):
-  // a quarter byte per row for both kinds, and a collection scans
-  // high_water / 64 words, skipping clean words.
-  std::vector<uint64_t> dirty[2];
-  std::vector<uint64_t> deleted[2];  // keys deleted since collection
-  // The open snapshot's part in this stripe: the rows of the cut not read
-  // yet (a bit per row id), rows copied aside before a change (stride bytes
-  // each) and keys deleted before the cut (kChanged).
-  bool snap_active = false;
-  std::vector<uint64_t> snap;
-  size_t snap_word = 0;  // next word of `snap` to read
-  std::vector<char> snap_rows;
-  std::vector<uint64_t> snap_deleted;
-  uint32_t sweep_cursor = 0;
-  uint64_t evict_draws = 0;
-
-  std::atomic<int64_t> lookups{0};
-  std::atomic<int64_t> default_lookups{0};
-  std::atomic<int64_t> inserts{0};
-  std::atomic<int64_t> not_admitted{0};
-  std::atomic<int64_t> applied{0};
-  std::atomic<int64_t> dropped{0};
-  std::atomic<int64_t> expired{0};
-  std::atomic<int64_t> evicted{0};
-};
-
-// Per-thread buffers for grouping a batch by stripe; reused across calls so
-// that the hot path does not allocate once warmed up.
-struct EmbeddingTable::Scratch {
-  std::vector<uint64_t> hash;    // by key index
-  std::vector<uint32_t> stripe;  // by key index
-  std::vector<uint32_t> order;   // key indices, grouped by stripe
-  std::vector<uint32_t> start;   // stripe s owns order[start[s], start[s+1])
-  std::vector<uint32_t> cursor;  // fill positions while grouping
-  std::vector<uint32_t> rows;    // row hints, by position in order
-  std::vector<char*> ptrs;       // their addresses (nullptr: no hint)
-  // Stripe to start with; rotates so that threads do not walk the stripes in
-  // step and queue on the same lock.
-  uint32_t first_stripe = 0;
-  uint64_t calls = 0;
-};
 
 absl::StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
     const TableSpec& spec, const EmbeddingTableOptions& options) {
@@ -442,9 +374,9 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
     if (begin == end) continue;
     Stripe& s = stripes_[st];
     if (train) {
-      s.mu.lock();
+      s.mu.Lock();
     } else {
-      s.mu.lock_shared();
+      s.mu.LockShared();
     }
     ResolveHints(s, sc, begin, end, /*for_write=*/false);
     int64_t defaults = 0, inserts = 0, refused = 0;
@@ -482,9 +414,9 @@ absl::Status EmbeddingTable::Lookup(absl::Span<const uint64_t> keys,
       }
     }
     if (train) {
-      s.mu.unlock();
+      s.mu.Unlock();
     } else {
-      s.mu.unlock_shared();
+      s.mu.UnlockShared();
     }
     s.lookups.fetch_add(end - begin, std::memory_order_relaxed);
     if (defaults)
@@ -536,7 +468,7 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
     const uint32_t begin = sc.start[st], end = sc.start[st + 1];
     if (begin == end) continue;
     Stripe& s = stripes_[st];
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     ResolveHints(s, sc, begin, end, /*for_write=*/true);
     uint64_t* const dirty_sync = track_sync ? s.dirty[0].data() : nullptr;
     uint64_t* const dirty_checkpoint =
@@ -599,7 +531,7 @@ int64_t EmbeddingTable::ExpireStep(int64_t now_ms, int64_t max_rows) {
        ++visited) {
     uint32_t st = sweep_stripe_.load(std::memory_order_relaxed);
     Stripe& s = stripes_[st % num_stripes_];
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     const uint32_t high_water = s.arena->high_water();
     uint32_t c = s.sweep_cursor;
     int64_t stripe_deleted = 0;
@@ -634,7 +566,7 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
   size_t added = 0;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     Stripe& s = stripes_[st];
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     out->deleted_keys.insert(out->deleted_keys.end(), s.deleted[k].begin(),
                              s.deleted[k].end());
     s.deleted[k].clear();
@@ -664,182 +596,12 @@ size_t EmbeddingTable::CollectDirty(DirtyKind kind, DirtyBatch* out,
   return added;
 }
 
-namespace {
-constexpr uint32_t kPolicyStateMagic = 0x31535046;  // "FPS1"
-}  // namespace
-
-void EmbeddingTable::AppendStripePolicy(const Stripe& s,
-                                        std::string* out) const {
-  out->append(reinterpret_cast<const char*>(&s.evict_draws),
-              sizeof(s.evict_draws));
-  s.admission->SaveState(out);
-}
-
-std::string EmbeddingTable::PolicyState() const {
-  std::string out;
-  const int64_t watermark = Watermark();
-  out.append(reinterpret_cast<const char*>(&kPolicyStateMagic), 4);
-  out.append(reinterpret_cast<const char*>(&watermark), 8);
-  out.append(reinterpret_cast<const char*>(&num_stripes_), 4);
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
-    std::shared_lock lock(stripes_[st].mu);
-    AppendStripePolicy(stripes_[st], &out);
-  }
-  return out;
-}
-
-absl::Status EmbeddingTable::RestorePolicyState(std::string_view state) {
-  auto bad = [this](const char* why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "table '", spec_.name, "': policy state does not fit: ", why));
-  };
-  uint32_t magic = 0, stripes = 0;
-  int64_t watermark = 0;
-  if (state.size() < 16) return bad("too short");
-  std::memcpy(&magic, state.data(), 4);
-  std::memcpy(&watermark, state.data() + 4, 8);
-  std::memcpy(&stripes, state.data() + 12, 4);
-  if (magic != kPolicyStateMagic) return bad("bad magic");
-  if (stripes != num_stripes_) return bad("another stripe count");
-  // Check that every stripe's part fits before changing anything.
-  std::vector<std::unique_ptr<AdmissionFilter>> filters;
-  std::vector<uint64_t> evict_draws;
-  std::string_view in = state.substr(16);
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
-    auto f = std::make_unique<AdmissionFilter>(
-        spec_.admission, options_.admission_sketch_width, seed_ + st);
-    uint64_t draws;
-    if (in.size() < sizeof(draws)) return bad("truncated");
-    std::memcpy(&draws, in.data(), sizeof(draws));
-    in.remove_prefix(sizeof(draws));
-    if (!f->LoadState(&in)) return bad("another admission sketch");
-    filters.push_back(std::move(f));
-    evict_draws.push_back(draws);
-  }
-  if (!in.empty()) return bad("trailing bytes");
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
-    Stripe& s = stripes_[st];
-    std::unique_lock lock(s.mu);
-    s.admission = std::move(filters[st]);
-    s.evict_draws = evict_draws[st];
-  }
-  if (watermark != kNoEventTime) ObserveTime(watermark);
-  return absl::OkStatus();
-}
-
-std::string EmbeddingTable::TakeSnapshotPolicyState() {
-  return std::move(snapshot_policy_);
-}
-
-absl::Status EmbeddingTable::BeginSnapshot(SnapshotScope scope) {
-  if (snapshot_open()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("table '", spec_.name, "': a snapshot is open already"));
-  }
-  if (scope == SnapshotScope::kChanged && !options_.track_checkpoint) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "table '", spec_.name,
-        "': a snapshot of changed rows needs checkpoint tracking"));
-  }
-  snapshot_policy_.clear();
-  const int64_t watermark = Watermark();
-  snapshot_policy_.append(reinterpret_cast<const char*>(&kPolicyStateMagic), 4);
-  snapshot_policy_.append(reinterpret_cast<const char*>(&watermark), 8);
-  snapshot_policy_.append(reinterpret_cast<const char*>(&num_stripes_), 4);
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
-    Stripe& s = stripes_[st];
-    std::unique_lock lock(s.mu);
-    AppendStripePolicy(s, &snapshot_policy_);
-    s.snap_word = 0;
-    s.snap_rows.clear();
-    s.snap_deleted.clear();
-    if (scope == SnapshotScope::kAll) {
-      // Every id below the high water; ids free at the cut are skipped when
-      // read.
-      const uint32_t high_water = s.arena->high_water();
-      s.snap.assign((high_water + 63) / 64, ~uint64_t{0});
-      if (high_water % 64 != 0) {
-        s.snap.back() = (uint64_t{1} << (high_water % 64)) - 1;
-      }
-      if (options_.track_checkpoint) {
-        std::fill(s.dirty[1].begin(), s.dirty[1].end(), 0);
-        s.deleted[1].clear();
-      }
-    } else {
-      s.snap.swap(s.dirty[1]);
-      s.dirty[1].assign(s.snap.size(), 0);
-      s.snap_deleted.swap(s.deleted[1]);
-      s.deleted[1].clear();
-    }
-    s.snap_active = true;
-  }
-  snapshot_stripe_ = 0;
-  snapshot_open_.store(true, std::memory_order_release);
-  return absl::OkStatus();
-}
-
-bool EmbeddingTable::ReadSnapshot(DirtyBatch* out, size_t max_rows) {
-  if (!snapshot_open()) return false;
-  max_rows = std::max<size_t>(max_rows, 64);
-  size_t added = 0;
-  while (snapshot_stripe_ < num_stripes_) {
-    Stripe& s = stripes_[snapshot_stripe_];
-    std::unique_lock lock(s.mu);
-    out->deleted_keys.insert(out->deleted_keys.end(), s.snap_deleted.begin(),
-                             s.snap_deleted.end());
-    std::vector<uint64_t>().swap(s.snap_deleted);
-    for (size_t off = 0; off < s.snap_rows.size(); off += stride_) {
-      AppendRow(s.snap_rows.data() + off, out);
-      ++added;
-    }
-    s.snap_rows.clear();
-    while (s.snap_word < s.snap.size() && added < max_rows) {
-      uint64_t word = s.snap[s.snap_word];
-      s.snap[s.snap_word] = 0;
-      while (word != 0) {
-        const uint32_t row =
-            static_cast<uint32_t>(s.snap_word * 64 + std::countr_zero(word));
-        word &= word - 1;
-        const char* p = s.arena->Row(row);
-        if ((RowFlags(p) & kLive) == 0) continue;
-        AppendRow(p, out);
-        ++added;
-      }
-      ++s.snap_word;
-    }
-    if (s.snap_word < s.snap.size()) return true;
-    // Every row of the stripe's cut has been read, and holding the lock, no
-    // change can have copied another aside since.
-    s.snap_active = false;
-    std::vector<uint64_t>().swap(s.snap);
-    std::vector<char>().swap(s.snap_rows);
-    ++snapshot_stripe_;
-    if (added >= max_rows && snapshot_stripe_ < num_stripes_) return true;
-  }
-  snapshot_open_.store(false, std::memory_order_release);
-  return false;
-}
-
-void EmbeddingTable::AbortSnapshot() {
-  for (uint32_t st = 0; st < num_stripes_; ++st) {
-    Stripe& s = stripes_[st];
-    std::unique_lock lock(s.mu);
-    s.snap_active = false;
-    std::vector<uint64_t>().swap(s.snap);
-    std::vector<char>().swap(s.snap_rows);
-    std::vector<uint64_t>().swap(s.snap_deleted);
-    s.snap_word = 0;
-  }
-  snapshot_stripe_ = num_stripes_;
-  snapshot_open_.store(false, std::memory_order_release);
-}
-
 void EmbeddingTable::ForEachRow(
     const std::function<void(const RowView&)>& fn) const {
   const int sf = optimizer_.StateFloats();
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     const uint32_t high_water = s.arena->high_water();
     for (uint32_t row = 0; row < high_water; ++row) {
       char* p = s.arena->Row(row);
@@ -869,7 +631,7 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
   ObserveTime(last_update_ms);
   const uint64_t h = KeyHash(key);
   Stripe& s = stripes_[StripeOf(h)];
-  std::unique_lock lock(s.mu);
+  WriterLock lock(&s.mu);
   const uint32_t hash32 = static_cast<uint32_t>(h);
   uint32_t row = FindRow(s, key, hash32, RowIndex::kNoRow);
   if (row == RowIndex::kNoRow) {
@@ -893,7 +655,7 @@ absl::Status EmbeddingTable::Restore(uint64_t key,
 bool EmbeddingTable::Erase(uint64_t key) {
   const uint64_t h = KeyHash(key);
   Stripe& s = stripes_[StripeOf(h)];
-  std::unique_lock lock(s.mu);
+  WriterLock lock(&s.mu);
   const uint32_t row =
       FindRow(s, key, static_cast<uint32_t>(h), RowIndex::kNoRow);
   if (row == RowIndex::kNoRow) return false;
@@ -904,7 +666,7 @@ bool EmbeddingTable::Erase(uint64_t key) {
 bool EmbeddingTable::Contains(uint64_t key) const {
   const uint64_t h = KeyHash(key);
   const Stripe& s = stripes_[StripeOf(h)];
-  std::shared_lock lock(s.mu);
+  ReaderLock lock(&s.mu);
   return FindRow(s, key, static_cast<uint32_t>(h), RowIndex::kNoRow) !=
          RowIndex::kNoRow;
 }
@@ -912,7 +674,7 @@ bool EmbeddingTable::Contains(uint64_t key) const {
 int64_t EmbeddingTable::size() const {
   int64_t n = 0;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
-    std::shared_lock lock(stripes_[st].mu);
+    ReaderLock lock(&stripes_[st].mu);
     n += static_cast<int64_t>(stripes_[st].arena->live());
   }
   return n;
@@ -924,7 +686,7 @@ TableStats EmbeddingTable::Stats() const {
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
     {
-      std::shared_lock lock(s.mu);
+      ReaderLock lock(&s.mu);
       t.rows += static_cast<int64_t>(s.arena->live());
       t.arena_bytes += static_cast<int64_t>(s.arena->bytes());
       t.index_bytes += static_cast<int64_t>(s.index->bytes());
@@ -964,7 +726,7 @@ absl::Status EmbeddingTable::CheckInvariants() const {
   std::vector<uint64_t> keys;
   for (uint32_t st = 0; st < num_stripes_; ++st) {
     const Stripe& s = stripes_[st];
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     size_t live = 0;
     const uint32_t high_water = s.arena->high_water();
     for (uint32_t row = 0; row < high_water; ++row) {

@@ -317,7 +317,9 @@ class EmbeddingTable {
   void BeforeChange(Stripe& s, uint32_t row);
   void PreserveRow(Stripe& s, uint32_t row);
   void AppendRow(const char* p, DirtyBatch* out) const;
-  // One stripe's part of PolicyState(). REQUIRES: its lock held.
+  // The head of PolicyState() (magic, watermark, stripe count), and one
+  // stripe's part. REQUIRES (AppendStripePolicy): its lock held.
+  void AppendPolicyHeader(std::string* out) const;
   void AppendStripePolicy(const Stripe& s, std::string* out) const;
   bool EvictOne(Stripe& s);
   double DecayedScore(const char* p, int64_t now_ms) const;
