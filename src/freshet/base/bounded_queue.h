@@ -4,16 +4,21 @@
 // stage throttles the ones before it instead of letting memory grow. Close()
 // wakes every waiter: Push then fails and Pop drains what is left, then fails.
 // Thread-safe for any number of producers and consumers.
+//
+// Built on freshet::Mutex (std::mutex) rather than absl::Mutex, so that
+// ThreadSanitizer, which this system's absl is not built for, sees its
+// synchronisation.
 #ifndef FRESHET_BASE_BOUNDED_QUEUE_H_
 #define FRESHET_BASE_BOUNDED_QUEUE_H_
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <optional>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "freshet/base/mutex.h"
 
 namespace freshet {
 
@@ -28,10 +33,12 @@ class BoundedQueue {
   // Appends `item`, waiting for room. Returns false (dropping nothing the
   // caller still needs: `item` is left untouched) once the queue is closed.
   bool Push(T& item) {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &BoundedQueue::CanPush));
+    MutexLock lock(&mu_);
+    can_push_.Wait([this]()
+                       ABSL_NO_THREAD_SAFETY_ANALYSIS { return CanPush(); });
     if (closed_) return false;
     items_.push_back(std::move(item));
+    can_pop_.Signal();
     return true;
   }
   bool Push(T&& item) { return Push(item); }
@@ -39,35 +46,34 @@ class BoundedQueue {
   // Removes the oldest item, waiting for one. Returns nullopt once the queue is
   // closed and empty.
   std::optional<T> Pop() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &BoundedQueue::CanPop));
-    if (items_.empty()) return std::nullopt;
-    T item = std::move(items_.front());
-    items_.pop_front();
-    return item;
+    MutexLock lock(&mu_);
+    can_pop_.Wait([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CanPop(); });
+    return TakeFront();
   }
 
   // Pop() waiting at most `timeout`; nullopt with *timed_out set when no
   // item came in time.
   std::optional<T> PopFor(absl::Duration timeout, bool* timed_out) {
-    absl::MutexLock lock(&mu_);
-    *timed_out = !mu_.AwaitWithTimeout(
-        absl::Condition(this, &BoundedQueue::CanPop), timeout);
+    MutexLock lock(&mu_);
+    const auto deadline =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+    *timed_out = !can_pop_.WaitUntil(
+        deadline, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CanPop(); });
     if (items_.empty()) return std::nullopt;
     *timed_out = false;
-    T item = std::move(items_.front());
-    items_.pop_front();
-    return item;
+    return TakeFront();
   }
 
   // Wakes all waiters; later Pushes fail, Pops drain then fail.
   void Close() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
+    can_push_.SignalAll();
+    can_pop_.SignalAll();
   }
 
   size_t size() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return items_.size();
   }
 
@@ -78,9 +84,19 @@ class BoundedQueue {
   bool CanPop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ || !items_.empty();
   }
+  // Removes the oldest item, if any, and wakes a producer.
+  std::optional<T> TakeFront() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    can_push_.Signal();
+    return item;
+  }
 
   const size_t capacity_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
+  CondVar can_push_{&mu_};  // signalled when an item leaves or on Close()
+  CondVar can_pop_{&mu_};   // signalled when an item arrives or on Close()
   std::deque<T> items_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };

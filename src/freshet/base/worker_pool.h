@@ -5,7 +5,8 @@
 // Run(n, fn) calls fn(i) for every i in [0, n): index 0 on the calling
 // thread, the others on the pool's threads, and returns when all are done.
 // Run() is called by one thread at a time; fn must be safe to run
-// concurrently for distinct indices.
+// concurrently for distinct indices. Built on freshet::Mutex (std::mutex),
+// whose synchronisation ThreadSanitizer sees.
 #ifndef FRESHET_BASE_WORKER_POOL_H_
 #define FRESHET_BASE_WORKER_POOL_H_
 
@@ -13,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "freshet/base/mutex.h"
 
 namespace freshet {
 
@@ -28,8 +29,9 @@ class WorkerPool {
 
   ~WorkerPool() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       shutdown_ = true;
+      work_.SignalAll();
     }
     for (auto& t : threads_) t.join();
   }
@@ -42,16 +44,17 @@ class WorkerPool {
   // REQUIRES: 1 <= n <= width().
   void Run(int n, const std::function<void(int)>& fn) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       fn_ = &fn;
       active_ = n;
       pending_ = n - 1;
       ++generation_;
+      work_.SignalAll();
     }
     fn(0);
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* pending) { return *pending == 0; }, &pending_));
+    MutexLock lock(&mu_);
+    done_.Wait([this]()
+                   ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_ == 0; });
     fn_ = nullptr;
   }
 
@@ -61,21 +64,24 @@ class WorkerPool {
     while (true) {
       const std::function<void(int)>* fn;
       {
-        absl::MutexLock lock(&mu_);
-        auto ready = [&] { return shutdown_ || generation_ != seen; };
-        mu_.Await(absl::Condition(&ready));
+        MutexLock lock(&mu_);
+        work_.Wait([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return shutdown_ || generation_ != seen;
+        });
         if (shutdown_) return;
         seen = generation_;
         if (index >= active_) continue;
         fn = fn_;
       }
       (*fn)(index);
-      absl::MutexLock lock(&mu_);
-      --pending_;
+      MutexLock lock(&mu_);
+      if (--pending_ == 0) done_.Signal();
     }
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
+  CondVar work_{&mu_};  // a new generation, or shutdown
+  CondVar done_{&mu_};  // pending_ reached 0
   std::vector<std::thread> threads_;
   const std::function<void(int)>* fn_ ABSL_GUARDED_BY(mu_) = nullptr;
   int active_ ABSL_GUARDED_BY(mu_) = 0;
