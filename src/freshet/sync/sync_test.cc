@@ -228,7 +228,7 @@ TEST(SyncPublisherTest, NoUpdateIsDroppedHoweverManyRowsChange) {
       grads.assign(n * t.dim(), 0.01f * (round + 1));
       ASSERT_TRUE(t.Apply(keys, grads, round).ok());
       // Deletions too.
-      for (int e = 0; e < 50; ++e) t.Erase(keys[e]);
+      for (size_t e = 0; e < std::min<size_t>(50, n); ++e) t.Erase(keys[e]);
     }
     model->dense().params()[0] = static_cast<float>(round);
     publisher.OnBatch(*model, round, MonotonicSeconds());
