@@ -6,7 +6,8 @@
 // before it with label 1 and slot C1 set to a value seen nowhere else
 // ("probe-N"). The trainer reads the file as fast as it can (nothing throttles
 // it), sync runs every --interval-ms into a serving replica, and an
-// HttpServer serves the replica on 127.0.0.1. For each probe:
+// HttpServer serves the replica on 127.0.0.1: the EmbeddedJob of `freshet
+// run`. For each probe:
 //   t0 = the moment the training batch holding the probe entered the
 //        trainer's compute stage (TrainerOptions::after_batch's batch_start_s
 //        of the first batch after which the probe's C1 row exists);
@@ -41,10 +42,8 @@
 #include "freshet/base/clock.h"
 #include "freshet/base/hash.h"
 #include "freshet/data/generator.h"
-#include "freshet/serve/http_server.h"
-#include "freshet/serve/serving_replica.h"
-#include "freshet/sync/sync_publisher.h"
-#include "freshet/train/trainer.h"
+#include "freshet/data/schema.h"
+#include "freshet/job/embedded_job.h"
 
 // After Eigen: <resolv.h>, which httplib pulls in, defines a macro `_res`
 // that Eigen uses as a parameter name.
@@ -102,17 +101,18 @@ double Percentile(std::vector<double> v, double p) {
 
 void RunOnce(const Flags& f, double interval_ms, const std::string& data,
              int64_t num_probes) {
-  auto job = LoadJobConfig(f.config, {"source.type=file", "source.path=" + data,
-                                      "model.type=" + f.model});
+  auto job = LoadJobConfig(
+      f.config,
+      {"source.type=file", "source.path=" + data, "model.type=" + f.model,
+       "sync.interval=" + std::to_string(static_cast<int64_t>(interval_ms)) +
+           "ms",
+       "serve.port=0", "serve.http_threads=2"});
   if (!job.ok()) {
     std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
     std::exit(1);
   }
   auto schema = Schema::Compile(job->schema, job->dir);
-  auto replica = ServingReplica::Create(*job, *schema);
-  if (!replica.ok()) std::exit(1);
-  ReplicaSink sink(replica->get());
-
+  if (!schema.ok()) std::exit(1);
   const uint64_t c1_seed = (*schema)->slot((*schema)->SlotIndex("C1")).seed;
   std::vector<uint64_t> probe_keys(num_probes);
   for (int64_t i = 0; i < num_probes; ++i) {
@@ -122,38 +122,35 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
   std::atomic<int64_t> num_entered{0};
   int c1_table = -1;
 
-  std::atomic<SyncPublisher*> pub{nullptr};
-  TrainerOptions topt;
-  topt.progress_interval_s = 1e9;
-  topt.after_batch = [&](RecModel& m, int64_t n, double start) {
-    if (SyncPublisher* p = pub.load()) p->OnBatch(m, n, start);
+  // The embedded job as `freshet run` builds it; after each batch (and its
+  // sync), the probes whose C1 row now exists have entered.
+  EmbeddedJobOptions jopt;
+  jopt.progress_interval_s = 1e9;
+  jopt.after_batch = [&](RecModel& m, int64_t, double start) {
     int64_t next = num_entered.load(std::memory_order_relaxed);
     while (next < num_probes && m.table(c1_table).Contains(probe_keys[next])) {
       entered[next] = start;
       num_entered.store(++next, std::memory_order_release);
     }
   };
-  auto trainer = Trainer::Create(*job, topt);
-  if (!trainer.ok()) std::exit(1);
-  RecModel& model = (*trainer)->model();
+  auto embedded = EmbeddedJob::Create(*job, jopt);
+  if (!embedded.ok()) {
+    std::fprintf(stderr, "%s\n", embedded.status().ToString().c_str());
+    std::exit(1);
+  }
+  EmbeddedJob& run = **embedded;
+  RecModel& model = run.trainer().model();
   for (int i = 0; i < model.num_tables(); ++i) {
     if (model.table(i).spec().name == "C1") c1_table = i;
   }
-  SyncPublisherOptions sopt;
-  sopt.interval_s = interval_ms / 1000.0;
-  SyncPublisher publisher(&model, &sink, sopt);
-  pub.store(&publisher);
-  publisher.PublishNow().IgnoreError();
-
-  HttpServerOptions hopt;
-  hopt.port = 0;
-  hopt.threads = 2;
-  auto server = HttpServer::Start(replica->get(), hopt);
-  if (!server.ok()) std::exit(1);
+  if (absl::Status st = run.Start(); !st.ok()) {
+    std::fprintf(stderr, "%s\n", st.ToString().c_str());
+    std::exit(1);
+  }
 
   std::atomic<bool> stop{false};
   std::thread poller([&] {
-    httplib::Client client("127.0.0.1", (*server)->port());
+    httplib::Client client("127.0.0.1", run.port());
     client.set_keep_alive(true);
     client.set_tcp_nodelay(true);
     int64_t first_unseen = 0;
@@ -189,21 +186,20 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
     }
   });
 
-  publisher.Start();
-  std::thread train([&] { (*trainer)->Run().IgnoreError(); });
   const double end = MonotonicSeconds() + f.seconds;
   while (MonotonicSeconds() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  (*trainer)->Stop();
-  train.join();
+  run.StopTraining();
+  while (!run.training_done()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   // Let the probes of the last batches arrive before stopping the poller.
   std::this_thread::sleep_for(
       std::chrono::milliseconds(static_cast<int64_t>(3 * interval_ms + 200)));
   stop.store(true);
   poller.join();
-  publisher.Stop();
-  (*server)->Stop();
+  run.Stop().IgnoreError();
 
   std::vector<double> ms;
   int64_t unseen = 0;
@@ -214,8 +210,9 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
       ms.push_back((seen[i] - entered[i]) * 1000.0);
     }
   }
-  const TrainerProgress p = (*trainer)->Progress();
-  const ReplicaStatus rs = (*replica)->status();
+  const TrainerProgress p = run.progress();
+  const ReplicaStatus rs = run.replica().status();
+  const SyncStats sync = run.sync_stats();
   std::printf(
       "freshness/%s/interval_%gms  probes %zu (unseen %lld)  p50 %.0f ms  p90 "
       "%.0f ms  p99 %.0f ms  max %.0f ms  |  %.0f examples/s  %lld sync "
@@ -226,12 +223,11 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
       Percentile(ms, 1.0), p.examples_per_sec,
       static_cast<long long>(rs.batches),
       rs.batches > 0 ? static_cast<double>(rs.rows_applied) / rs.batches : 0.0,
-      publisher.stats().max_cut_seconds * 1000,
-      publisher.stats().max_collect_seconds * 1000, rs.max_apply_s * 1000,
+      sync.max_cut_seconds * 1000, sync.max_collect_seconds * 1000,
+      rs.max_apply_s * 1000,
       // The cut (collect + visible apply) plus the catch-up apply, which
       // does the same work as the visible one.
-      100.0 * (publisher.stats().total_cut_seconds + rs.total_apply_s) /
-          p.seconds);
+      100.0 * (sync.total_cut_seconds + rs.total_apply_s) / p.seconds);
   std::fflush(stdout);
 }
 

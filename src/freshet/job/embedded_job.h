@@ -69,6 +69,10 @@ class EmbeddedJob {
   // ("first sync failed: ..."), the address cannot be bound.
   absl::Status Start();
 
+  // Asks training to stop after the batch in flight; sync and serving go
+  // on (training_done() tells when it has stopped). Thread-safe.
+  void StopTraining() { trainer_->Stop(); }
+
   // Stops training (waits for the batch in flight and the final
   // checkpoint), publishes one last batch so that serving ends equal to
   // training, and stops the HTTP server. Returns training's status. Safe to
