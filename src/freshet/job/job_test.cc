@@ -1,0 +1,275 @@
+// Tests of the job classes in process: an EmbeddedJob trained to the end of
+// a file and asked over HTTP on 127.0.0.1, resumed from its own checkpoints;
+// a CheckpointServing that follows a folder; a BatchScorer against the
+// forward pass of the model training ended with.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+// After the Eigen headers of the job classes: <httplib.h> brings
+// <resolv.h>, whose _res macro breaks Eigen.
+#include "freshet/job/batch_scorer.h"
+#include "freshet/job/checkpoint_serving.h"
+#include "freshet/job/checkpointed_training.h"
+#include "freshet/job/embedded_job.h"
+//
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "freshet/base/config.h"
+#include "freshet/ckpt/checkpoint.h"
+#include "freshet/data/generator.h"
+#include "freshet/data/record_parser.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class JobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("freshet_job_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    data_ = (dir_ / "stream.tsv").string();
+    ckpt_ = (dir_ / "ckpt").string();
+    GeneratorOptions gen;
+    gen.kind = GeneratorKind::kCriteo;
+    gen.rows = 2000;
+    gen.seed = 9;
+    ASSERT_TRUE(GenerateToPath(gen, data_).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  JobConfig Job(std::vector<std::string> overrides = {}) {
+    overrides.insert(
+        overrides.begin(),
+        {"source.type=file", "source.path=" + data_, "model.type=deepfm",
+         "train.batch_size=64", "sync.interval=50ms", "serve.port=0",
+         "serve.http_threads=2", "serve.admin_token=secret"});
+    auto job = LoadJobConfig(
+        std::string(FRESHET_SOURCE_DIR) + "/examples/synthetic.yaml",
+        overrides);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
+  static bool WaitFor(const std::function<bool()>& done) {
+    for (int i = 0; i < 3000 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
+  static json GetJson(int port, const std::string& path) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(10);
+    auto res = client.Get(path);
+    if (!res || res->status != 200) return {};
+    return json::parse(res->body);
+  }
+
+  fs::path dir_;
+  std::string data_, ckpt_;
+};
+
+TEST_F(JobTest, EmbeddedJobTrainsSyncsAndServesItsStatus) {
+  auto run = EmbeddedJob::Create(Job());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE((*run)->Start().ok());
+  EXPECT_EQ((*run)->checkpoints(), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return (*run)->training_done(); }));
+  EXPECT_TRUE((*run)->training_status().ok());
+
+  const int port = (*run)->port();
+  ASSERT_TRUE(WaitFor([&] {
+    return GetJson(port, "/statusz")["training"]["examples"] == 2000;
+  }));
+  json st = GetJson(port, "/statusz");
+  EXPECT_EQ(st["training"]["done"], true);
+  EXPECT_EQ(st["sync"]["interval_ms"], 50);
+  EXPECT_FALSE(st.contains("checkpoint"));
+  httplib::Client client("127.0.0.1", port);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("freshet_train_examples_total 2000\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("freshet_sync_published_batches_total"));
+  // No checkpoint folder: the admin call says how to get one.
+  httplib::Headers auth = {{"Authorization", "Bearer secret"}};
+  auto admin = client.Post("/admin/checkpoint", auth, "", "application/json");
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->status, 409);
+  EXPECT_THAT(admin->body, HasSubstr("--checkpoint-dir"));
+
+  ASSERT_TRUE((*run)->Stop().ok());
+  // The last sync after training stopped: serving holds training's rows.
+  RecModel& model = (*run)->trainer().model();
+  const ServingReplica& replica = (*run)->replica();
+  EXPECT_EQ(replica.status().version, (*run)->sync_stats().last_version);
+  replica.Read([&](const ServingReplica::View& view) {
+    for (int i = 0; i < model.num_tables(); ++i) {
+      EXPECT_EQ(view.table(i).size(), model.table(i).size()) << i;
+    }
+  });
+  EXPECT_EQ((*run)->progress().examples, 2000);
+  EXPECT_TRUE((*run)->Stop().ok());  // twice is fine
+}
+
+TEST_F(JobTest, EmbeddedJobCheckpointsOnExitAndResumesWhereItStopped) {
+  std::optional<absl::StatusOr<Manifest>> final;
+  EmbeddedJobOptions opt;
+  opt.on_training_stopped = [&](const auto& f) { final = f; };
+  {
+    auto run = EmbeddedJob::Create(Job({"checkpoint.dir=" + ckpt_}), opt);
+    ASSERT_TRUE(run.ok()) << run.status();
+    ASSERT_TRUE((*run)->Start().ok());
+    ASSERT_NE((*run)->checkpoints(), nullptr);
+    EXPECT_FALSE((*run)->checkpoints()->resumed());
+    ASSERT_TRUE(WaitFor([&] { return (*run)->training_done(); }));
+    json st = GetJson((*run)->port(), "/statusz");
+    EXPECT_EQ(st["checkpoint"]["dir"], ckpt_);
+    EXPECT_EQ(st["checkpoint"]["written"], 1);
+    ASSERT_TRUE((*run)->Stop().ok());
+    EXPECT_FALSE((*run)->final_checkpoint_failed());
+  }
+  ASSERT_TRUE(final.has_value());
+  ASSERT_TRUE(final->ok()) << final->status();
+  EXPECT_EQ((*final)->metadata.examples, 2000);
+
+  // A second run resumes at the end of the file: nothing left to train.
+  auto again = EmbeddedJob::Create(Job({"checkpoint.dir=" + ckpt_}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE((*again)->Start().ok());
+  ASSERT_TRUE((*again)->checkpoints()->resumed());
+  EXPECT_EQ((*again)->checkpoints()->resumed()->id, (*final)->id);
+  ASSERT_TRUE((*again)->Stop().ok());
+  EXPECT_EQ((*again)->progress().examples, 2000);
+
+  // Another model's checkpoints are refused, naming the folder.
+  auto other =
+      EmbeddedJob::Create(Job({"checkpoint.dir=" + ckpt_, "model.type=fm"}));
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status st = (*other)->Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(st.message(), HasSubstr("cannot resume from " + ckpt_));
+}
+
+// Trains `job` to the end of its stream with a final checkpoint in
+// job.checkpoint.dir; returns the trainer.
+std::unique_ptr<Trainer> TrainWithCheckpoint(const JobConfig& job) {
+  TrainerOptions topt;
+  topt.track_checkpoint = true;
+  topt.track_sync = false;
+  auto trainer = Trainer::Create(job, topt);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  auto ckpt = CheckpointedTraining::Start(job, trainer->get());
+  EXPECT_TRUE(ckpt.ok()) << ckpt.status();
+  EXPECT_TRUE((*trainer)->Run().ok());
+  auto final = (*ckpt)->Finish();
+  EXPECT_TRUE(final && final->ok());
+  return *std::move(trainer);
+}
+
+TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
+  JobConfig job = Job({"checkpoint.dir=" + ckpt_});
+  auto serving = CheckpointServing::Create(job, ckpt_);
+  ASSERT_TRUE(serving.ok()) << serving.status();
+  absl::Status st = (*serving)->Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kNotFound) << st;  // no folder yet
+
+  std::unique_ptr<Trainer> trainer = TrainWithCheckpoint(job);
+  serving = CheckpointServing::Create(job, ckpt_);
+  ASSERT_TRUE(serving.ok()) << serving.status();
+  ASSERT_TRUE((*serving)->Start().ok());
+  EXPECT_EQ((*serving)->served().last.id, 1u);
+  EXPECT_EQ((*serving)->replica().status().version, 1u);
+  absl::StatusOr<bool> reloaded = (*serving)->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_FALSE(*reloaded);  // nothing newer
+
+  // A newer checkpoint with one row fewer: the reload serves exactly it.
+  EmbeddingTable& t = trainer->model().table(0);
+  uint64_t erased = 0;
+  t.ForEachRow([&](const RowView& r) { erased = r.key; });
+  t.Erase(erased);
+  ASSERT_TRUE(WriteIncrementalCheckpoint(ckpt_, trainer->model(), {}).ok());
+  reloaded = (*serving)->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_EQ((*serving)->served().last.id, 2u);
+  EXPECT_EQ((*serving)->served().ids, (std::vector<uint64_t>{1, 2}));
+  (*serving)->replica().Read([&](const ServingReplica::View& view) {
+    EXPECT_EQ(view.table(0).size(), t.size());
+    std::vector<float> row(t.dim());
+    EXPECT_FALSE(view.table(0).Lookup(erased, row.data()));
+  });
+  json st_json = GetJson((*serving)->port(), "/statusz");
+  EXPECT_EQ(st_json["checkpoint"]["id"], 2);
+  EXPECT_EQ(st_json["checkpoint"]["chain"], json::array({1, 2}));
+
+  // A config of another model: refused at start, with what differs.
+  auto other = CheckpointServing::Create(
+      Job({"tables=[{name: C3, dim: 16}]", "model.type=wide_deep"}), ckpt_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  st = (*other)->Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(st.message(), HasSubstr("table \"C3\" has dim 8"));
+}
+
+TEST_F(JobTest, BatchScorerScoresAsTheModelTrainingEndedWith) {
+  JobConfig job = Job({"checkpoint.dir=" + ckpt_});
+  std::unique_ptr<Trainer> trainer = TrainWithCheckpoint(job);
+  auto scorer = BatchScorer::Create(job, ckpt_);
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  std::ostringstream out;
+  auto counts = (*scorer)->ScoreFile(data_, &out);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->scored, 2000);
+
+  // The first 256 records (one batch of ScoreFile) through the trained
+  // model itself.
+  auto parser = MakeRecordParser(job.schema, job.source);
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  std::ifstream in(data_);
+  std::string line;
+  std::vector<Example> examples;
+  while (examples.size() < 256 && std::getline(in, line)) {
+    Example e;
+    ASSERT_TRUE((*parser)->Parse(line, &e).ok());
+    examples.push_back(std::move(e));
+  }
+  RecModel& model = trainer->model();
+  BatchEmbedder embedder(&model);
+  ASSERT_TRUE(
+      embedder.Embed(examples, LookupMode::kServe, EmbeddingTable::kNoEventTime)
+          .ok());
+  std::vector<float> logits(examples.size());
+  ModelWorkspace ws;
+  model.dense().Forward(embedder.input(), &ws, logits.data());
+  std::istringstream lines(out.str());
+  for (size_t i = 0; i < examples.size(); ++i) {
+    int64_t number = 0;
+    float score = 0;
+    ASSERT_TRUE(lines >> number >> score);
+    EXPECT_EQ(number, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(score,
+              static_cast<float>(
+                  1.0 / (1.0 + std::exp(-static_cast<double>(logits[i])))))
+        << i;
+  }
+}
+
+}  // namespace
+}  // namespace freshet
