@@ -17,8 +17,8 @@
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
-#include "freshet/job/checkpointed_training.h"
 #include "freshet/job/restore_model.h"
+#include "freshet/job/training_job.h"
 #include "freshet/train/trainer.h"
 
 namespace freshet {
@@ -36,11 +36,11 @@ struct TrainOptions {
   std::string checkpoint_dir;
 };
 
-std::atomic<Trainer*> g_trainer{nullptr};
+std::atomic<TrainingJob*> g_job{nullptr};
 
 void OnSignal(int) {
   // Stop() only stores an atomic flag: async-signal-safe.
-  if (Trainer* t = g_trainer.load()) t->Stop();
+  if (TrainingJob* t = g_job.load()) t->Stop();
 }
 
 std::string ProgressLine(const TrainerProgress& p) {
@@ -90,43 +90,28 @@ int RunTrain(const TrainOptions& opt) {
   if (!opt.checkpoint_dir.empty()) {
     job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
   }
-  const bool checkpoints = !job->checkpoint.dir.empty();
-  CheckpointedTraining* ckpt_ptr = nullptr;  // set before Run()
   TrainerOptions topt;
-  topt.track_checkpoint = checkpoints;
-  if (checkpoints) {
-    topt.after_batch = [&ckpt_ptr](RecModel&, int64_t, double) {
-      ckpt_ptr->OnBatch();
-    };
-    topt.on_idle = [&ckpt_ptr](RecModel&) { ckpt_ptr->OnBatch(); };
-  }
   topt.deterministic = opt.deterministic;
   topt.max_examples = opt.max_examples;
   topt.window_log = opt.window_log;
-  topt.track_sync = false;  // nothing serves from `freshet train`
   const bool tty = isatty(STDERR_FILENO);
   topt.progress_interval_s = tty ? 0.5 : 10.0;
-  auto trainer = Trainer::Create(*job, topt);
-  if (!trainer.ok()) {
-    std::cerr << "freshet train: " << trainer.status().message() << "\n";
+  absl::StatusOr<std::unique_ptr<TrainingJob>> train =
+      TrainingJob::Create(*job, topt);
+  if (!train.ok()) {
+    std::cerr << "freshet train: " << train.status().message() << "\n";
     return 2;
   }
-  std::unique_ptr<CheckpointedTraining> ckpt;
-  if (checkpoints) {
-    absl::StatusOr<std::unique_ptr<CheckpointedTraining>> c =
-        CheckpointedTraining::Start(*job, trainer->get());
-    if (!c.ok()) {
-      std::cerr << "freshet train: " << c.status().message() << "\n";
-      return 1;
-    }
-    ckpt = std::move(*c);
-    ckpt_ptr = ckpt.get();
+  TrainingJob& t = **train;
+  if (absl::Status st = t.Start(); !st.ok()) {
+    std::cerr << "freshet train: " << st.message() << "\n";
+    return 1;
   }
-  g_trainer.store(trainer->get());
+  g_job.store(&t);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
-  absl::Status status = (*trainer)->Run([&](const TrainerProgress& p) {
+  absl::Status status = t.Run([&](const TrainerProgress& p) {
     if (tty) {
       std::fprintf(stderr, "\r\033[K%s", ProgressLine(p).c_str());
     } else {
@@ -135,7 +120,7 @@ int RunTrain(const TrainOptions& opt) {
     std::fflush(stderr);
   });
   if (tty) std::fprintf(stderr, "\n");
-  g_trainer.store(nullptr);
+  g_job.store(nullptr);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!status.ok()) {
@@ -145,8 +130,8 @@ int RunTrain(const TrainOptions& opt) {
   // Training stopped (end of stream, SIGTERM, Ctrl-C): the final checkpoint.
   bool checkpoint_failed = false;
   std::string checkpoint_line;
-  if (ckpt) {
-    std::optional<absl::StatusOr<Manifest>> final = ckpt->Finish();
+  if (CheckpointedTraining* ckpt = t.checkpoints()) {
+    std::optional<absl::StatusOr<Manifest>> final = t.Finish();
     if (final && final->ok()) {
       checkpoint_line =
           absl::StrCat(DescribeCheckpoint(**final), " in ", ckpt->dir());
@@ -163,11 +148,11 @@ int RunTrain(const TrainOptions& opt) {
     }
   }
 
-  const TrainerProgress p = (*trainer)->Progress();
-  const uint64_t digest = ModelDigest((*trainer)->model());
+  const TrainerProgress p = t.trainer().Progress();
+  const uint64_t digest = ModelDigest(t.trainer().model());
   // Forward + backward of the dense part: about three forward passes.
   const double dense_gflops =
-      3.0 * (*trainer)->model().dense().forward_flops_per_example() *
+      3.0 * t.trainer().model().dense().forward_flops_per_example() *
       p.examples_per_sec / 1e9;
   std::printf(
       "trained %s on %lld examples (%lld records, %lld malformed) in %.2f s: "

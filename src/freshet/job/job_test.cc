@@ -12,6 +12,7 @@
 #include "freshet/job/checkpoint_serving.h"
 #include "freshet/job/checkpointed_training.h"
 #include "freshet/job/embedded_job.h"
+#include "freshet/job/training_job.h"
 //
 #include <httplib.h>
 
@@ -167,19 +168,38 @@ TEST_F(JobTest, EmbeddedJobCheckpointsOnExitAndResumesWhereItStopped) {
 }
 
 // Trains `job` to the end of its stream with a final checkpoint in
-// job.checkpoint.dir; returns the trainer.
-std::unique_ptr<Trainer> TrainWithCheckpoint(const JobConfig& job) {
-  TrainerOptions topt;
-  topt.track_checkpoint = true;
-  topt.track_sync = false;
-  auto trainer = Trainer::Create(job, topt);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  auto ckpt = CheckpointedTraining::Start(job, trainer->get());
-  EXPECT_TRUE(ckpt.ok()) << ckpt.status();
-  EXPECT_TRUE((*trainer)->Run().ok());
-  auto final = (*ckpt)->Finish();
+// job.checkpoint.dir (TrainingJob, as `freshet train` does); returns the job.
+std::unique_ptr<TrainingJob> TrainWithCheckpoint(const JobConfig& job) {
+  auto train = TrainingJob::Create(job);
+  EXPECT_TRUE(train.ok()) << train.status();
+  EXPECT_TRUE((*train)->Start().ok());
+  EXPECT_NE((*train)->checkpoints(), nullptr);
+  EXPECT_TRUE((*train)->Run().ok());
+  auto final = (*train)->Finish();
   EXPECT_TRUE(final && final->ok());
-  return *std::move(trainer);
+  return *std::move(train);
+}
+
+TEST_F(JobTest, TrainingJobRunsOnlyAfterItResumed) {
+  auto train = TrainingJob::Create(Job({"checkpoint.dir=" + ckpt_}));
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_EQ((*train)->Run().code(), absl::StatusCode::kFailedPrecondition);
+  auto plain = TrainingJob::Create(Job());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE((*plain)->Start().ok());
+  ASSERT_TRUE((*plain)->Run().ok());
+  EXPECT_EQ((*plain)->checkpoints(), nullptr);
+  EXPECT_FALSE((*plain)->Finish().has_value());
+  EXPECT_EQ((*plain)->trainer().examples(), 2000);
+  // The second job resumes at the end of the first one's checkpoint.
+  std::unique_ptr<TrainingJob> first =
+      TrainWithCheckpoint(Job({"checkpoint.dir=" + ckpt_}));
+  auto second = TrainingJob::Create(Job({"checkpoint.dir=" + ckpt_}));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE((*second)->Start().ok());
+  ASSERT_TRUE((*second)->checkpoints()->resumed());
+  ASSERT_TRUE((*second)->Run().ok());
+  EXPECT_EQ((*second)->trainer().examples(), 2000);
 }
 
 TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
@@ -189,7 +209,8 @@ TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
   absl::Status st = (*serving)->Start();
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound) << st;  // no folder yet
 
-  std::unique_ptr<Trainer> trainer = TrainWithCheckpoint(job);
+  std::unique_ptr<TrainingJob> train = TrainWithCheckpoint(job);
+  Trainer* trainer = &train->trainer();
   serving = CheckpointServing::Create(job, ckpt_);
   ASSERT_TRUE(serving.ok()) << serving.status();
   ASSERT_TRUE((*serving)->Start().ok());
@@ -230,7 +251,8 @@ TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
 
 TEST_F(JobTest, BatchScorerScoresAsTheModelTrainingEndedWith) {
   JobConfig job = Job({"checkpoint.dir=" + ckpt_});
-  std::unique_ptr<Trainer> trainer = TrainWithCheckpoint(job);
+  std::unique_ptr<TrainingJob> train = TrainWithCheckpoint(job);
+  Trainer* trainer = &train->trainer();
   auto scorer = BatchScorer::Create(job, ckpt_);
   ASSERT_TRUE(scorer.ok()) << scorer.status();
   std::ostringstream out;

@@ -1,0 +1,66 @@
+// TrainingJob: what `freshet train` runs — one Trainer over the job's
+// source, in stream order, with the job's checkpoints (CheckpointedTraining)
+// when it has a checkpoint folder. Nothing serves from it, so the tables
+// keep no sync change tracking.
+//
+// Create() builds the trainer; Start() resumes from the newest good chain of
+// job.checkpoint.dir; Run() trains until the stream ends, max_examples or
+// Stop(); Finish() writes the final checkpoint.
+//
+// Thread safety: Create(), Start(), Run() and Finish() from one thread, in
+// that order. Stop() from any thread, also from a signal handler (it only
+// stores an atomic flag).
+#ifndef FRESHET_JOB_TRAINING_JOB_H_
+#define FRESHET_JOB_TRAINING_JOB_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "freshet/base/config.h"
+#include "freshet/ckpt/manifest.h"
+#include "freshet/job/checkpointed_training.h"
+#include "freshet/train/trainer.h"
+
+namespace freshet {
+
+class TrainingJob {
+ public:
+  // Builds the trainer of `job` with `options` (its deterministic,
+  // max_examples, progress and window-log settings; the hooks and change
+  // tracking are the job's). Errors are the config's.
+  static absl::StatusOr<std::unique_ptr<TrainingJob>> Create(
+      const JobConfig& job, TrainerOptions options = {});
+
+  // With a checkpoint folder: resumes from it (CheckpointedTraining::Start
+  // and its errors). Without: nothing to do.
+  absl::Status Start();
+
+  // Trainer::Run(); checkpoints are written per the job's triggers.
+  absl::Status Run(
+      const std::function<void(const TrainerProgress&)>& on_progress = {});
+
+  // After Run(): the final checkpoint (CheckpointedTraining::Finish);
+  // nullopt without a checkpoint folder or with checkpoint.on_exit off.
+  std::optional<absl::StatusOr<Manifest>> Finish();
+
+  void Stop() { trainer_->Stop(); }
+
+  Trainer& trainer() { return *trainer_; }
+  // Null without a checkpoint folder or before Start().
+  CheckpointedTraining* checkpoints() { return checkpoints_.get(); }
+
+ private:
+  explicit TrainingJob(const JobConfig& job) : job_(job) {}
+
+  const JobConfig job_;
+  std::unique_ptr<Trainer> trainer_;
+  // Set by Start(), before Run() calls the hooks that read it.
+  std::unique_ptr<CheckpointedTraining> checkpoints_;
+};
+
+}  // namespace freshet
+
+#endif  // FRESHET_JOB_TRAINING_JOB_H_
