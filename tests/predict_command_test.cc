@@ -172,7 +172,8 @@ TEST_F(PredictCommandTest, MalformedRecordsAreCountedAndSkipped) {
   Result r = Predict(mixed, "--out " + mixed_out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("scored 5 of 7 records"));
-  EXPECT_THAT(r.output, HasSubstr("2 malformed (column_count 1, "));
+  EXPECT_THAT(r.output,
+              HasSubstr("2 malformed (bad_number 1, column_count 1)"));
   std::vector<int64_t> numbers;
   for (const auto& [n, s] : ParseScores(ReadFile(mixed_out))) {
     numbers.push_back(n);

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
+#include "freshet/data/stream_stats.h"
 #include "freshet/job/batch_scorer.h"
 #include "freshet/job/restore_model.h"
 
@@ -29,19 +29,10 @@ struct PredictOptions {
   std::string out;
 };
 
-// "3 malformed (column_count 2, bad_number 1)".
+// "3 malformed (bad_number 1, column_count 2)".
 std::string Malformed(const ReaderCounters& c) {
-  std::vector<std::string> kinds;
-  for (int k = 0; k < kNumRecordErrorKinds; ++k) {
-    if (c.errors_by_kind[k] > 0) {
-      kinds.push_back(absl::StrCat(
-          std::string(RecordErrorKindName(static_cast<RecordErrorKind>(k))),
-          " ", c.errors_by_kind[k]));
-    }
-  }
-  if (kinds.empty()) return absl::StrCat(c.errors, " malformed");
-  return absl::StrCat(c.errors, " malformed (", absl::StrJoin(kinds, ", "),
-                      ")");
+  if (c.errors == 0) return "0 malformed";
+  return absl::StrCat(c.errors, " malformed (", ErrorKindsText(c), ")");
 }
 
 int RunPredict(const PredictOptions& opt) {

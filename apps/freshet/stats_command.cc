@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/clock.h"
@@ -20,6 +19,7 @@
 #include "freshet/base/logging.h"
 #include "freshet/data/example_reader.h"
 #include "freshet/data/schema.h"
+#include "freshet/data/stream_stats.h"
 
 namespace freshet {
 namespace {
@@ -31,12 +31,6 @@ struct StatsOptions {
   int64_t max_records = 0;
   int top = 5;
   bool json = false;
-};
-
-struct SlotCounts {
-  absl::flat_hash_map<uint64_t, int64_t> counts;
-  int64_t values = 0;  // ids seen, with repeats
-  int64_t empty = 0;   // examples where the slot had no id
 };
 
 int RunStats(const StatsOptions& opt) {
@@ -64,17 +58,14 @@ int RunStats(const StatsOptions& opt) {
   }
 
   const Schema& s = **schema;
-  std::vector<SlotCounts> slots(s.num_slots());
-  std::vector<double> label_sum(s.num_labels(), 0.0);
+  StreamStats stats(*schema);
   std::vector<Example> batch(1024);
-  int64_t examples = 0;
-  int64_t min_time = INT64_MAX, max_time = INT64_MIN;
   const double start = MonotonicSeconds();
   double last_report = start;
-  while (opt.max_records == 0 || examples < opt.max_records) {
+  while (opt.max_records == 0 || stats.examples() < opt.max_records) {
     size_t want = batch.size();
     if (opt.max_records > 0) {
-      want = std::min<int64_t>(want, opt.max_records - examples);
+      want = std::min<int64_t>(want, opt.max_records - stats.examples());
     }
     auto n = (*reader)->NextBatch(absl::MakeSpan(batch.data(), want));
     if (!n.ok()) {
@@ -82,23 +73,7 @@ int RunStats(const StatsOptions& opt) {
       return 1;
     }
     if (*n == 0) break;
-    for (size_t i = 0; i < *n; ++i) {
-      const Example& e = batch[i];
-      for (int sl = 0; sl < e.num_slots(); ++sl) {
-        auto ids = e.slot_ids(sl);
-        if (ids.empty()) ++slots[sl].empty;
-        for (uint64_t id : ids) ++slots[sl].counts[id];
-        slots[sl].values += ids.size();
-      }
-      for (size_t l = 0; l < e.labels.size() && l < label_sum.size(); ++l) {
-        label_sum[l] += e.labels[l];
-      }
-      if (e.event_time_ms != 0) {
-        min_time = std::min(min_time, e.event_time_ms);
-        max_time = std::max(max_time, e.event_time_ms);
-      }
-    }
-    examples += *n;
+    for (size_t i = 0; i < *n; ++i) stats.Add(batch[i]);
     const double now = MonotonicSeconds();
     if (now - last_report >= 5.0) {
       FRESHET_LOG_INFO("stats: {} records, {:.0f} records/s",
@@ -109,54 +84,9 @@ int RunStats(const StatsOptions& opt) {
   }
   const double seconds = std::max(MonotonicSeconds() - start, 1e-9);
   const ReaderCounters& c = (*reader)->counters();
-
-  nlohmann::json out;
-  out["records"] = c.records;
-  out["examples"] = c.parsed;
+  nlohmann::json out = stats.ToJson(c, opt.top);
   out["seconds"] = seconds;
   out["records_per_sec"] = c.records / seconds;
-  out["errors"] = c.errors;
-  nlohmann::json by_kind = nlohmann::json::object();
-  for (int k = 0; k < kNumRecordErrorKinds; ++k) {
-    if (c.errors_by_kind[k] == 0) continue;
-    by_kind[std::string(RecordErrorKindName(static_cast<RecordErrorKind>(k)))] =
-        c.errors_by_kind[k];
-  }
-  out["errors_by_kind"] = by_kind;
-  out["side_table_misses"] = c.side_table_misses;
-  nlohmann::json labels = nlohmann::json::object();
-  for (int l = 0; l < s.num_labels(); ++l) {
-    labels[s.label(l).name] = examples ? label_sum[l] / examples : 0.0;
-  }
-  out["label_rate"] = labels;
-  if (min_time <= max_time) {
-    out["event_time_ms"] = {{"min", min_time}, {"max", max_time}};
-  }
-  nlohmann::json slot_json = nlohmann::json::array();
-  for (int sl = 0; sl < s.num_slots(); ++sl) {
-    const SlotCounts& sc = slots[sl];
-    std::vector<std::pair<int64_t, uint64_t>> top;
-    top.reserve(sc.counts.size());
-    for (const auto& [id, n] : sc.counts) top.emplace_back(n, id);
-    const size_t k = std::min<size_t>(opt.top, top.size());
-    std::partial_sort(top.begin(), top.begin() + k, top.end(),
-                      [](const auto& a, const auto& b) {
-                        return a.first != b.first ? a.first > b.first
-                                                  : a.second < b.second;
-                      });
-    nlohmann::json tops = nlohmann::json::array();
-    for (size_t i = 0; i < k; ++i) {
-      tops.push_back({{"id", absl::StrFormat("%016x", top[i].second)},
-                      {"count", top[i].first}});
-    }
-    slot_json.push_back({{"slot", s.slot(sl).name},
-                         {"table", s.slot(sl).table},
-                         {"distinct", sc.counts.size()},
-                         {"values", sc.values},
-                         {"empty", sc.empty},
-                         {"top", tops}});
-  }
-  out["slots"] = slot_json;
 
   if (opt.json) {
     std::cout << out.dump(2) << "\n";
@@ -166,20 +96,11 @@ int RunStats(const StatsOptions& opt) {
               static_cast<long long>(c.records),
               static_cast<long long>(c.parsed), seconds, c.records / seconds);
   std::printf("malformed    %lld", static_cast<long long>(c.errors));
-  if (c.errors > 0) {
-    std::printf(" (");
-    bool first = true;
-    for (const auto& [kind, n] : by_kind.items()) {
-      std::printf("%s%s %lld", first ? "" : ", ", kind.c_str(),
-                  static_cast<long long>(n.get<int64_t>()));
-      first = false;
-    }
-    std::printf(")");
-  }
+  if (c.errors > 0) std::printf(" (%s)", ErrorKindsText(c).c_str());
   std::printf("\n");
   for (int l = 0; l < s.num_labels(); ++l) {
     std::printf("label rate   %s %.4f\n", s.label(l).name.c_str(),
-                examples ? label_sum[l] / examples : 0.0);
+                out["label_rate"][s.label(l).name].get<double>());
   }
   if (c.side_table_misses > 0) {
     std::printf("side-table misses %lld\n",
@@ -188,7 +109,7 @@ int RunStats(const StatsOptions& opt) {
   if (s.num_slots() > 0) {
     std::printf("\n%-14s %-12s %10s %12s %8s  %s\n", "slot", "table",
                 "distinct", "ids", "empty", "top ids (count)");
-    for (const auto& sj : slot_json) {
+    for (const auto& sj : out["slots"]) {
       std::string tops;
       for (const auto& t : sj["top"]) {
         if (!tops.empty()) tops += "  ";

@@ -1,0 +1,98 @@
+#include "freshet/data/stream_stats.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+
+namespace freshet {
+
+StreamStats::StreamStats(std::shared_ptr<const Schema> schema)
+    : schema_(std::move(schema)),
+      slots_(schema_->num_slots()),
+      label_sum_(schema_->num_labels(), 0.0) {}
+
+void StreamStats::Add(const Example& e) {
+  for (int sl = 0; sl < e.num_slots(); ++sl) {
+    auto ids = e.slot_ids(sl);
+    if (ids.empty()) ++slots_[sl].empty;
+    for (uint64_t id : ids) ++slots_[sl].counts[id];
+    slots_[sl].values += ids.size();
+  }
+  for (size_t l = 0; l < e.labels.size() && l < label_sum_.size(); ++l) {
+    label_sum_[l] += e.labels[l];
+  }
+  if (e.event_time_ms != 0) {
+    min_time_ = std::min(min_time_, e.event_time_ms);
+    max_time_ = std::max(max_time_, e.event_time_ms);
+  }
+  ++examples_;
+}
+
+nlohmann::json StreamStats::ToJson(const ReaderCounters& c, int top_n) const {
+  const Schema& s = *schema_;
+  nlohmann::json out;
+  out["records"] = c.records;
+  out["examples"] = c.parsed;
+  out["errors"] = c.errors;
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (int k = 0; k < kNumRecordErrorKinds; ++k) {
+    if (c.errors_by_kind[k] == 0) continue;
+    by_kind[std::string(RecordErrorKindName(static_cast<RecordErrorKind>(k)))] =
+        c.errors_by_kind[k];
+  }
+  out["errors_by_kind"] = by_kind;
+  out["side_table_misses"] = c.side_table_misses;
+  nlohmann::json labels = nlohmann::json::object();
+  for (int l = 0; l < s.num_labels(); ++l) {
+    labels[s.label(l).name] = examples_ ? label_sum_[l] / examples_ : 0.0;
+  }
+  out["label_rate"] = labels;
+  if (min_time_ <= max_time_) {
+    out["event_time_ms"] = {{"min", min_time_}, {"max", max_time_}};
+  }
+  nlohmann::json slot_json = nlohmann::json::array();
+  for (int sl = 0; sl < s.num_slots(); ++sl) {
+    const SlotCounts& sc = slots_[sl];
+    std::vector<std::pair<int64_t, uint64_t>> top;
+    top.reserve(sc.counts.size());
+    for (const auto& [id, n] : sc.counts) top.emplace_back(n, id);
+    const size_t k = std::min<size_t>(top_n, top.size());
+    std::partial_sort(top.begin(), top.begin() + k, top.end(),
+                      [](const auto& a, const auto& b) {
+                        return a.first != b.first ? a.first > b.first
+                                                  : a.second < b.second;
+                      });
+    nlohmann::json tops = nlohmann::json::array();
+    for (size_t i = 0; i < k; ++i) {
+      tops.push_back({{"id", absl::StrFormat("%016x", top[i].second)},
+                      {"count", top[i].first}});
+    }
+    slot_json.push_back({{"slot", s.slot(sl).name},
+                         {"table", s.slot(sl).table},
+                         {"distinct", sc.counts.size()},
+                         {"values", sc.values},
+                         {"empty", sc.empty},
+                         {"top", tops}});
+  }
+  out["slots"] = slot_json;
+  return out;
+}
+
+std::string ErrorKindsText(const ReaderCounters& c) {
+  std::map<std::string, int64_t> by_name;
+  for (int k = 0; k < kNumRecordErrorKinds; ++k) {
+    if (c.errors_by_kind[k] == 0) continue;
+    by_name[std::string(RecordErrorKindName(static_cast<RecordErrorKind>(k)))] =
+        c.errors_by_kind[k];
+  }
+  std::string out;
+  for (const auto& [name, n] : by_name) {
+    absl::StrAppendFormat(&out, "%s%s %d", out.empty() ? "" : ", ", name, n);
+  }
+  return out;
+}
+
+}  // namespace freshet

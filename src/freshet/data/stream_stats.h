@@ -1,0 +1,59 @@
+// StreamStats: what is in a stream of Examples — per slot the distinct ids,
+// the ids seen (with repeats), the examples without an id and the most
+// frequent ids; per label the mean; the range of event times.
+//
+// `freshet stats` fills one from an ExampleReader. Memory grows with the
+// distinct ids (one hash-map entry each). Not thread-safe: one thread adds.
+#ifndef FRESHET_DATA_STREAM_STATS_H_
+#define FRESHET_DATA_STREAM_STATS_H_
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "freshet/data/example.h"
+#include "freshet/data/example_reader.h"
+#include "freshet/data/schema.h"
+
+namespace freshet {
+
+class StreamStats {
+ public:
+  explicit StreamStats(std::shared_ptr<const Schema> schema);
+
+  void Add(const Example& example);
+
+  int64_t examples() const { return examples_; }
+
+  // The counts as JSON, the reader's counters of the same stream included:
+  // records, examples, errors, errors_by_kind, side_table_misses,
+  // label_rate (per label), event_time_ms {min, max} (when any record had
+  // one), slots [{slot, table, distinct, values, empty, top [{id (16 hex
+  // digits), count}]}] with the `top` most frequent ids of each slot (ties:
+  // the smaller id first).
+  nlohmann::json ToJson(const ReaderCounters& counters, int top) const;
+
+ private:
+  struct SlotCounts {
+    absl::flat_hash_map<uint64_t, int64_t> counts;
+    int64_t values = 0;  // ids seen, with repeats
+    int64_t empty = 0;   // examples where the slot had no id
+  };
+
+  std::shared_ptr<const Schema> schema_;
+  std::vector<SlotCounts> slots_;
+  std::vector<double> label_sum_;
+  int64_t examples_ = 0;
+  int64_t min_time_ = INT64_MAX;
+  int64_t max_time_ = INT64_MIN;
+};
+
+// The malformed records by kind, by kind name: "bad_number 1, column_count
+// 2"; empty when there are none.
+std::string ErrorKindsText(const ReaderCounters& counters);
+
+}  // namespace freshet
+
+#endif  // FRESHET_DATA_STREAM_STATS_H_
