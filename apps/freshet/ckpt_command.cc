@@ -7,7 +7,6 @@
 //
 // docs/checkpoints.md is the user guide; docs/checkpoint_format.md the bytes.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -27,9 +26,7 @@
 #include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/manifest.h"
-// After the Eigen headers above: it brings <resolv.h>, whose _res macro
-// breaks Eigen.
-#include <httplib.h>
+#include "freshet/serve/admin_client.h"
 
 namespace freshet {
 namespace {
@@ -360,94 +357,31 @@ int RunDigest(const CkptOptions& opt) {
 
 // ---------------------------------------------------------------- now
 
-// Splits "HOST:PORT" (also "http://HOST:PORT", "[v6]:PORT").
-bool ParseAddr(std::string addr, std::string* host, int* port) {
-  const std::string scheme = "http://";
-  if (addr.compare(0, scheme.size(), scheme) == 0) addr.erase(0, scheme.size());
-  while (!addr.empty() && addr.back() == '/') addr.pop_back();
-  const size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  *host = addr.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  const std::string p = addr.substr(colon + 1);
-  if (p.empty() || p.size() > 5 ||
-      p.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  *port = std::stoi(p);
-  return *port > 0 && *port <= 65535;
-}
-
-std::string ClientError(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection:
-      return "cannot connect (connection refused, or nothing listening "
-             "there)";
-    case httplib::Error::ConnectionTimeout:
-      return "connection timed out";
-    case httplib::Error::Read:
-      return "no reply (the server closed the connection, or the read timed "
-             "out)";
-    case httplib::Error::Write:
-      return "could not send the request";
-    default:
-      return "request failed: " + httplib::to_string(e);
-  }
-}
-
 int RunNow(const CkptOptions& opt) {
-  std::string host;
-  int port = 0;
-  if (!ParseAddr(opt.addr, &host, &port)) {
-    std::cerr << "freshet ckpt now: --addr: expected HOST:PORT, got \""
-              << opt.addr << "\"\n";
-    return 2;
-  }
   std::string token = opt.token;
   if (token.empty()) {
     if (const char* env = std::getenv("FRESHET_ADMIN_TOKEN")) token = env;
+  }
+  std::string host;
+  int port = 0;
+  if (!ParseHostPort(opt.addr, &host, &port)) {
+    std::cerr << "freshet ckpt now: --addr: expected HOST:PORT, got \""
+              << opt.addr << "\"\n";
+    return 2;
   }
   if (token.empty()) {
     std::cerr << "freshet ckpt now: no admin token: pass --token or set "
                  "FRESHET_ADMIN_TOKEN\n";
     return 2;
   }
-  httplib::Client client(host, port);
-  client.set_connection_timeout(5);
-  const auto timeout = std::chrono::duration<double>(opt.timeout_s);
-  client.set_read_timeout(
-      std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  client.set_write_timeout(10);
-  httplib::Headers headers = {{"Authorization", "Bearer " + token}};
-  httplib::Result res = client.Post("/admin/checkpoint", headers);
-  const std::string where = absl::StrCat(host, ":", port);
-  if (!res) {
-    std::cerr << "freshet ckpt now: " << where << ": "
-              << ClientError(res.error()) << "\n";
+  absl::StatusOr<std::string> reply =
+      CallAdmin(opt.addr, token, "checkpoint", opt.timeout_s);
+  if (!reply.ok()) {
+    std::cerr << "freshet ckpt now: " << reply.status().message() << "\n";
     return 1;
   }
-  if (res->status == 200) {
-    std::printf("%s\n", res->body.c_str());
-    return 0;
-  }
-  // The server's reason: {"error": "..."} or the body as is.
-  std::string reason = res->body;
-  json j = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-    reason = j["error"].get<std::string>();
-  }
-  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
-    reason.pop_back();
-  }
-  std::string what;
-  if (res->status == 401) what = " (unauthorized: wrong or missing token)";
-  if (res->status == 403) what = " (forbidden)";
-  if (res->status == 404) what = " (no such endpoint: is it `freshet run`?)";
-  std::cerr << "freshet ckpt now: " << where << ": HTTP " << res->status << what
-            << (reason.empty() ? "" : ": ") << reason << "\n";
-  return 1;
+  std::printf("%s\n", reply->c_str());
+  return 0;
 }
 
 // ---------------------------------------------------------------- setup
