@@ -9,6 +9,10 @@
 //
 // The structs are plain values: copyable, no behaviour. See docs/config.md for
 // every key with its default.
+//
+// The sections that name a kind (model, source type and format, optimizers)
+// are read by the kind's own component through the registries of
+// base/config_kinds.h; this file reads the rest and routes those.
 #ifndef FRESHET_BASE_CONFIG_H_
 #define FRESHET_BASE_CONFIG_H_
 
@@ -102,6 +106,15 @@ struct OptimizerSpec {
   double beta = 1.0;          // ftrl's beta
 };
 
+// Limits shared by the config reader and the code that takes the spec (one
+// statement of each range).
+inline constexpr int kMaxEmbeddingDim = 4096;     // tables.*.dim: 1..4096
+inline constexpr int kMaxAdmissionCount = 65535;  // 16-bit sketch counters
+inline constexpr int kMinZstdLevel = 1;           // checkpoint.zstd_level
+inline constexpr int kMaxZstdLevel = 19;
+inline constexpr int kDefaultZstdLevel = 1;
+inline constexpr int kMaxWriterNice = 19;  // checkpoint.writer_nice
+
 struct AdmissionSpec {
   uint32_t min_count = 1;          // admit after this many sightings (1..65535)
   double probability = 1.0;        // or admit each new id with this probability
@@ -192,7 +205,7 @@ struct CheckpointSpec {
   int full_every = 8;          // every Nth checkpoint is full; 1: all full
   int keep_full = 2;           // retention: full checkpoints (+ their chains)
   bool on_exit = true;         // a final checkpoint when training stops
-  int zstd_level = 1;
+  int zstd_level = kDefaultZstdLevel;
   int writer_nice = 10;  // priority of the writer thread below training's
   double max_write_mbps = 150;  // cap on a write's rate of rows; 0: none
 };

@@ -59,13 +59,14 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
   }
   if (options.every_examples < 0 || options.every_ms < 0 ||
       options.full_every < 1 || options.keep_full < 1 ||
-      options.zstd_level < 1 || options.zstd_level > 19 ||
-      options.writer_nice < 0 || options.writer_nice > 19 ||
-      options.max_write_mbps < 0) {
-    return absl::InvalidArgumentError(
+      options.zstd_level < kMinZstdLevel ||
+      options.zstd_level > kMaxZstdLevel || options.writer_nice < 0 ||
+      options.writer_nice > kMaxWriterNice || options.max_write_mbps < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint options: every_examples and every must be >= 0, "
-        "full_every and keep_full >= 1, zstd_level in 1..19, writer_nice in "
-        "0..19");
+        "full_every and keep_full >= 1, zstd_level in ",
+        kMinZstdLevel, "..", kMaxZstdLevel, ", writer_nice in 0..",
+        kMaxWriterNice));
   }
   return std::unique_ptr<Checkpointer>(new Checkpointer(model, options));
 }

@@ -51,7 +51,7 @@ struct CheckpointerOptions {
   int64_t every_ms = 0;        // 0: off
   int full_every = 8;
   int keep_full = 2;
-  int zstd_level = 1;
+  int zstd_level = kDefaultZstdLevel;
   // Nice value of the writer thread, so that training keeps the cores and
   // a write takes longer instead (0: same priority as training).
   int writer_nice = 10;

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "freshet/base/config.h"
 #include "freshet/ckpt/crc32c.h"
 
 namespace freshet {
@@ -62,7 +63,7 @@ struct ShardHeader {
 struct ShardWriterOptions {
   size_t block_bytes =
       1 << 20;  // a block is cut once its raw size reaches this
-  int zstd_level = 3;
+  int zstd_level = kDefaultZstdLevel;
 };
 
 // What a finished file holds; goes into the manifest.

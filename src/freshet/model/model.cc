@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
+#include "freshet/model/model_config.h"
 #include "freshet/model/rng.h"
 
 namespace freshet {
@@ -133,21 +134,10 @@ absl::StatusOr<std::unique_ptr<BasicModel<T>>> BasicModel<T>::Create(
                    ResolveModelShape(spec, slot_dims, num_dense));
   ASSIGN_OR_RETURN(ModelType type, ParseModelType(spec.type));
   ASSIGN_OR_RETURN(Activation activation, ParseActivation(spec.activation));
-  for (size_t i = 0; i < spec.hidden.size(); ++i) {
-    if (spec.hidden[i] <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model.hidden.", i, ": must be > 0, got ", spec.hidden[i]));
-    }
-  }
-  if (type == ModelType::kDcnV2 && spec.cross_layers < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.cross_layers: must be >= 0, got ", spec.cross_layers));
-  }
-  if (!(spec.negative_sampling_rate > 0.0 &&
-        spec.negative_sampling_rate <= 1.0)) {
+  std::string key, message;
+  if (FindModelRangeError(spec, &key, &message)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model.negative_sampling_rate: must be in (0, 1], got ",
-                     spec.negative_sampling_rate));
+        absl::StrCat("model.", key, ": ", message));
   }
 
   std::unique_ptr<BasicModel<T>> m(new BasicModel<T>());

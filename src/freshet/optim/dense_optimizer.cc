@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "freshet/base/status_macros.h"
+#include "freshet/optim/optimizer_config.h"
 
 namespace freshet {
 
@@ -26,22 +28,7 @@ absl::StatusOr<DenseOptimizer> DenseOptimizer::Create(const OptimizerSpec& spec,
         absl::StrCat("dense optimizer: unknown type '", spec.type,
                      "', expected one of sgd, momentum, adagrad, adam, adamw"));
   }
-  if (!(spec.learning_rate > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dense optimizer: learning_rate must be > 0, got ",
-                     spec.learning_rate));
-  }
-  if (spec.beta1 < 0 || spec.beta1 >= 1 || spec.beta2 < 0 || spec.beta2 >= 1 ||
-      spec.momentum < 0 || spec.momentum >= 1) {
-    return absl::InvalidArgumentError(
-        "dense optimizer: beta1, beta2 and momentum must be in [0, 1)");
-  }
-  if (spec.epsilon < 0 || spec.weight_decay < 0 || spec.l2 < 0 ||
-      spec.initial_accumulator < 0) {
-    return absl::InvalidArgumentError(
-        "dense optimizer: epsilon, weight_decay, l2 and initial_accumulator "
-        "must be >= 0");
-  }
+  RETURN_IF_ERROR(CheckOptimizerRanges(spec, "dense optimizer"));
   opt.size_ = size;
   opt.lr_ = static_cast<float>(spec.learning_rate);
   opt.beta1_ = static_cast<float>(spec.beta1);

@@ -7,6 +7,8 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "freshet/base/status_macros.h"
+#include "freshet/optim/optimizer_config.h"
 
 namespace freshet {
 
@@ -50,22 +52,7 @@ absl::StatusOr<SparseOptimizer> SparseOptimizer::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("sparse optimizer: dim must be > 0, got ", dim));
   }
-  if (!(spec.learning_rate > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sparse optimizer: learning_rate must be > 0, got ",
-                     spec.learning_rate));
-  }
-  if (spec.beta1 < 0 || spec.beta1 >= 1 || spec.beta2 < 0 || spec.beta2 >= 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sparse optimizer: beta1 and beta2 must be in [0, 1), got ", spec.beta1,
-        " and ", spec.beta2));
-  }
-  if (spec.epsilon < 0 || spec.l1 < 0 || spec.l2 < 0 ||
-      spec.initial_accumulator < 0) {
-    return absl::InvalidArgumentError(
-        "sparse optimizer: epsilon, l1, l2 and initial_accumulator must be "
-        ">= 0");
-  }
+  RETURN_IF_ERROR(CheckOptimizerRanges(spec, "sparse optimizer"));
   SparseOptimizer opt;
   opt.type_ = *type;
   opt.dim_ = dim;

@@ -10,7 +10,7 @@ namespace freshet {
 
 AdmissionFilter::AdmissionFilter(const AdmissionSpec& spec, size_t width,
                                  uint64_t seed)
-    : min_count_(std::clamp<uint32_t>(spec.min_count, 1, 65535)),
+    : min_count_(std::clamp<uint32_t>(spec.min_count, 1, kMaxAdmissionCount)),
       probability_(spec.probability),
       half_life_ms_(static_cast<int64_t>(spec.decay_half_life_s * 1000.0)),
       seed_(Mix64(seed ^ 0xad31751ab1e5eedULL)) {

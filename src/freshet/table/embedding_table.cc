@@ -56,11 +56,13 @@ void DirtyBatch::Clear() {
 
 absl::StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
     const TableSpec& spec, const EmbeddingTableOptions& options) {
-  if (spec.dim <= 0 || spec.dim > 65536) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "table '", spec.name, "': dim must be in [1, 65536], got ", spec.dim));
+  if (spec.dim <= 0 || spec.dim > kMaxEmbeddingDim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table '", spec.name, "': dim must be in 1..",
+                     kMaxEmbeddingDim, ", got ", spec.dim));
   }
-  if (spec.admission.min_count < 1 || spec.admission.min_count > 65535) {
+  if (spec.admission.min_count < 1 ||
+      spec.admission.min_count > kMaxAdmissionCount) {
     return absl::InvalidArgumentError(
         absl::StrCat("table '", spec.name,
                      "': admission.min_count must be in [1, 65535], got ",

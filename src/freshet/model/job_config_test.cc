@@ -1,10 +1,10 @@
-#include "freshet/base/config.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "freshet/base/config.h"
 
 namespace freshet {
 namespace {
