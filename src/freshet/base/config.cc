@@ -464,7 +464,7 @@ absl::Status ReadCheckpoint(const ConfigSection& s, CheckpointSpec* c) {
   if (!s.present()) return absl::OkStatus();
   RETURN_IF_ERROR(
       s.CheckKeys({"dir", "every_examples", "every", "full_every", "keep_full",
-                   "on_exit", "zstd_level", "writer_nice"}));
+                   "on_exit", "zstd_level", "writer_nice", "max_write_mbps"}));
   RETURN_IF_ERROR(s.Get("dir", &c->dir));
   RETURN_IF_ERROR(s.Get("every_examples", &c->every_examples));
   RETURN_IF_ERROR(s.GetDurationMs("every", &c->every_ms));
