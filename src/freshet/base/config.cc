@@ -385,7 +385,7 @@ absl::Status ReadSchema(const ConfigSection& s, SchemaSpec* out) {
 // `source` is read by two registries: `type` picks the source, `format` the
 // record format; each kind reads its own keys.
 absl::Status ReadSource(const ConfigSection& s, SourceSpec* out) {
-  if (s.present()) {
+  if (s.present() && !SourceKinds().empty() && !FormatKinds().empty()) {
     std::vector<std::string> keys = SourceKinds().SectionKeys();
     for (const std::string& k : FormatKinds().SectionKeys()) keys.push_back(k);
     RETURN_IF_ERROR(s.CheckKeys(keys));

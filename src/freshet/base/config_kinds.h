@@ -2,12 +2,17 @@
 // formats, sparse and dense optimizers (base/config_registry.h says how a kind
 // registers and how a section is read).
 //
-// Each registry is created empty on first use (so that a component may
-// register from any static initializer) and filled by its component's
-// registration function; RegisterBuiltinConfigKinds()
-// (model/builtin_config_kinds.h) calls them all before main() in every binary
-// that links the model layer. A binary that links only lower layers has empty
-// registries, and ParseJobConfig() reports a kind it cannot find.
+// Each registry is created empty on first use, whatever the order of static
+// initialisation, and filled by its component's registration function
+// (RegisterOptimizerConfigs(), RegisterSourceConfigs() and
+// RegisterFormatConfigs(), RegisterModelConfigs()). Each of those runs once,
+// before main(), from a static initializer in its own file that defines an
+// anchor symbol (freshet_optim_config_kinds, freshet_data_config_kinds,
+// freshet_model_config_kinds); the layer's link options in CMakeLists.txt
+// (-u ANCHOR) keep that object in every binary linking the layer, where the
+// archive would otherwise drop it as unreferenced. A binary that does not
+// link a layer (a lower layer's tests) has that layer's registries empty, and
+// ParseJobConfig() leaves their sections unread.
 //
 // Thread safety: see ConfigRegistry.
 #ifndef FRESHET_BASE_CONFIG_KINDS_H_
@@ -22,7 +27,7 @@ namespace freshet {
 ConfigRegistry<ModelSpec>& ModelKinds();
 // `source` (type key `type`): file, generator (data/source_config.cc).
 ConfigRegistry<SourceSpec>& SourceKinds();
-// `source` (type key `format`): criteo, csv, ... (data/format_config.cc).
+// `source` (type key `format`): criteo, csv, ... (data/source_config.cc).
 ConfigRegistry<SourceSpec>& FormatKinds();
 // `tables.*.optimizer`, `model.wide_optimizer` (optim/optimizer_config.cc).
 ConfigRegistry<OptimizerSpec>& SparseOptimizerKinds();

@@ -733,24 +733,16 @@ TEST(SyntheticExampleTest, RecordParsersReadGeneratedRecords) {
   EXPECT_GT(positives, 3000 * 0.15);
   EXPECT_LT(positives, 3000 * 0.3);
 
-  // The impressions feed as a job file declares it (the config reader itself
-  // is tested in model/, where every kind it routes to is registered).
-  JobConfig feed_job;
-  JobConfig* feed = &feed_job;
-  for (const char* slot :
-       {"user_id", "item_id", "item_category", "position", "hour", "device"}) {
-    feed->schema.slots.push_back({.name = slot, .table = slot, .column = slot});
-  }
-  feed->schema.labels.push_back({.name = "click", .column = "click"});
-  feed->schema.timestamp_column = "event_time_ms";
-  feed->schema.timestamp_unit_ms = 1.0;
-  feed->schema.request_id_column = "request_id";
-  feed->source.type = "generator";
-  feed->source.generator_kind = "impressions";
-  feed->source.generator_rows = 2000;
-  feed->source.generator_seed = 4;
-  feed->source.format = "csv";
-  feed->source.delimiter = ",";
+  absl::StatusOr<JobConfig> feed = ParseJobConfig(R"(
+schema:
+  slots: [user_id, item_id, item_category, position, hour, device]
+  label: click
+  timestamp: {column: event_time_ms, unit: ms}
+  request_id: request_id
+source: {type: generator, kind: impressions, rows: 2000, seed: 4, format: csv}
+)",
+                                                  "feed.yaml", "");
+  ASSERT_TRUE(feed.ok()) << feed.status();
   absl::StatusOr<std::shared_ptr<const Schema>> feed_schema =
       Schema::Compile(feed->schema);
   ASSERT_TRUE(feed_schema.ok()) << feed_schema.status();

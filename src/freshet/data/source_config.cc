@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/config_kinds.h"
+#include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
 
 namespace freshet {
@@ -88,4 +89,19 @@ absl::Status RegisterFormatConfigs() {
   return absl::OkStatus();
 }
 
+// Registers the source types and formats before main() in every binary
+// linking the data layer: CMakeLists.txt links it with
+// -u freshet_data_config_kinds.
+int RegisterDataConfigsAtStartup() {
+  absl::Status status = RegisterSourceConfigs();
+  if (status.ok()) status = RegisterFormatConfigs();
+  if (!status.ok()) FRESHET_LOG_ERROR("source config: {}", status.ToString());
+  return 1;
+}
+
 }  // namespace freshet
+
+extern "C" {
+extern const int freshet_data_config_kinds;
+const int freshet_data_config_kinds = freshet::RegisterDataConfigsAtStartup();
+}

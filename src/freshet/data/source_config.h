@@ -7,8 +7,8 @@
 // read the one `source` section: `type` picks the source, `format` the
 // parser.
 //
-// Thread safety: each may run once from any thread
-// (RegisterBuiltinConfigKinds() calls them).
+// Thread safety: both run once, before main(), in every binary linking this
+// layer (base/config_kinds.h).
 #ifndef FRESHET_DATA_SOURCE_CONFIG_H_
 #define FRESHET_DATA_SOURCE_CONFIG_H_
 

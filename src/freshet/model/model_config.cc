@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/config_kinds.h"
+#include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/model/activation.h"
 
@@ -116,4 +117,17 @@ absl::Status RegisterModelConfigs() {
   return absl::OkStatus();
 }
 
+// Registers the models before main() in every binary linking the model
+// layer: CMakeLists.txt links it with -u freshet_model_config_kinds.
+int RegisterModelConfigsAtStartup() {
+  absl::Status status = RegisterModelConfigs();
+  if (!status.ok()) FRESHET_LOG_ERROR("model config: {}", status.ToString());
+  return 1;
+}
+
 }  // namespace freshet
+
+extern "C" {
+extern const int freshet_model_config_kinds;
+const int freshet_model_config_kinds = freshet::RegisterModelConfigsAtStartup();
+}

@@ -7,8 +7,9 @@
 // ranges: the config reader reports a violation at the file, line and field,
 // and BasicModel::Create() refuses a spec built in code that violates it.
 //
-// Thread safety: RegisterModelConfigs() may run once from any thread;
-// FindModelRangeError() is pure.
+// Thread safety: RegisterModelConfigs() runs once, before main(), in every
+// binary linking this layer (base/config_kinds.h); FindModelRangeError() is
+// pure.
 #ifndef FRESHET_MODEL_MODEL_CONFIG_H_
 #define FRESHET_MODEL_MODEL_CONFIG_H_
 

@@ -158,4 +158,19 @@ absl::Status RegisterOptimizerConfigs() {
   return absl::OkStatus();
 }
 
+// Registers the optimizers before main() in every binary linking the optim
+// layer: CMakeLists.txt links it with -u freshet_optim_config_kinds.
+int RegisterOptimizerConfigsAtStartup() {
+  absl::Status status = RegisterOptimizerConfigs();
+  if (!status.ok())
+    FRESHET_LOG_ERROR("optimizer config: {}", status.ToString());
+  return 1;
+}
+
 }  // namespace freshet
+
+extern "C" {
+extern const int freshet_optim_config_kinds;
+const int freshet_optim_config_kinds =
+    freshet::RegisterOptimizerConfigsAtStartup();
+}

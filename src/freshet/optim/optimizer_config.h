@@ -9,8 +9,9 @@
 // and SparseOptimizer::Create() / DenseOptimizer::Create() refuse a spec built
 // in code that violates it.
 //
-// Thread safety: RegisterOptimizerConfigs() may run once from any thread
-// (RegisterBuiltinConfigKinds() does); CheckOptimizerRanges() is pure.
+// Thread safety: RegisterOptimizerConfigs() runs once, before main(), in every
+// binary linking this layer (base/config_kinds.h); CheckOptimizerRanges() is
+// pure.
 #ifndef FRESHET_OPTIM_OPTIMIZER_CONFIG_H_
 #define FRESHET_OPTIM_OPTIMIZER_CONFIG_H_
 
