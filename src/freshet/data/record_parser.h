@@ -44,6 +44,11 @@
 // name the schema field, e.g. "schema.slots[3] 'C4': column 'C44' not in the
 // header".
 //
+// Every format hands its records' raw column values to the one
+// FeatureEncoder (freshet/data/feature_encoder.h), which hashes, splits lists,
+// joins side tables and normalises dense values for training and serving
+// alike.
+//
 // A parser keeps scratch buffers and counters: not thread-safe, one per
 // thread. Parse() does not allocate once the Example and the scratch buffers
 // have grown to the largest record seen (error messages aside).
@@ -100,7 +105,7 @@ class RecordParser {
 
   // Records whose join key a side table did not hold (one per record and
   // side table).
-  int64_t side_table_misses() const { return side_table_misses_; }
+  virtual int64_t side_table_misses() const { return 0; }
 
   const Schema& schema() const { return *schema_; }
 
@@ -113,7 +118,6 @@ class RecordParser {
 
   std::shared_ptr<const Schema> schema_;
   int64_t max_line_bytes_;
-  int64_t side_table_misses_ = 0;
 };
 
 // True when `spec`'s format starts with a header line (csv/tsv with
