@@ -1,12 +1,9 @@
 // Predictor: scores candidates for one request against a ServingReplica.
 //
 // A request is context features (the user, the page, ...) plus up to
-// max_candidates candidates (items), each a map slot → value(s); dense
-// features may be given by name in the context or per candidate. Raw values
-// are hashed exactly as the record parsers hash them (FeatureId of the
-// value's text in the slot's table; a JSON number counts as its decimal
-// text), multi-valued slots take a JSON list or the slot's separator, and
-// weighted slots take "id:weight".
+// max_candidates candidates (items), encoded by ParsePredictRequest()
+// (freshet/serve/predict_request.h) exactly as the record parsers encode a
+// record, side-table joins included.
 //
 // The context is looked up and pooled once per request; each candidate row
 // starts from a copy of it and adds the candidate's slots. Pooling is the
