@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "freshet/base/config.h"
+#include "freshet/data/generator.h"
+#include "freshet/data/make_source.h"
 #include "freshet/data/record_parser.h"
 #include "freshet/data/schema.h"
 #include "freshet/serve/predictor.h"
@@ -67,7 +69,8 @@ void Train(const JobConfig& job, std::string_view header_line,
   auto trainer = Trainer::Create(job, topt);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   t->trainer = std::move(*trainer);
-  ASSERT_TRUE(t->trainer->Run().ok());
+  const absl::Status run = t->trainer->Run();
+  ASSERT_TRUE(run.ok()) << run;
   RecModel& model = t->trainer->model();
 
   auto replica = ServingReplica::Create(job, t->schema);
@@ -193,6 +196,120 @@ train: {batch_size: 8}
     if (v[0] != first[0]) continue;
     ASSERT_LT(k, c.size());
     EXPECT_EQ(c[k++], t.training_scores[i]) << probe[i];
+  }
+}
+
+// The records of `job`'s stream (its first `n`, after a header line, which
+// goes to `header`).
+std::vector<std::string> StreamRecords(const JobConfig& job, size_t n,
+                                       std::string* header) {
+  std::vector<std::string> out;
+  auto source = MakeSource(job.source);
+  EXPECT_TRUE(source.ok()) << source.status();
+  if (!source.ok()) return out;
+  if (job.source.type == "generator" && FormatHasHeader(job.source)) {
+    *header = *GeneratorHeader(job.source.generator_kind);
+  }
+  const bool header_in_stream =
+      FormatHasHeader(job.source) && job.source.type != "generator";
+  RecordBatch batch;
+  bool first = true;
+  while (out.size() < n) {
+    EXPECT_TRUE((*source)->Poll(256, 0, &batch).ok());
+    if (batch.records.empty()) break;
+    for (const RecordBatch::Record& r : batch.records) {
+      if (first && header_in_stream) {
+        *header = std::string(r.data);
+      } else if (out.size() < n) {
+        out.emplace_back(r.data);
+      }
+      first = false;
+    }
+  }
+  return out;
+}
+
+// A request with one candidate per record, carrying the record's raw column
+// values by column name (criteo, csv and tsv records).
+json RequestOf(const JobConfig& job, std::string_view header,
+               const std::vector<std::string>& records) {
+  const char delim = job.source.format == "csv" ? ',' : '\t';
+  std::vector<std::string> columns =
+      job.source.format == "criteo" ? CriteoColumns()
+                                    : std::vector<std::string>(absl::StrSplit(
+                                          std::string(header), delim));
+  json req = {{"candidates", json::array()}};
+  for (const std::string& r : records) {
+    std::vector<std::string> values = absl::StrSplit(r, delim);
+    EXPECT_EQ(values.size(), columns.size()) << r;
+    json c = json::object();
+    for (size_t i = 0; i < values.size() && i < columns.size(); ++i) {
+      c[columns[i]] = values[i];
+    }
+    req["candidates"].push_back(c);
+  }
+  return req;
+}
+
+// Trains `job` (its stream's first `train_rows` records), then checks that
+// for the next `probe_rows` records of the stream and for `extra` records the
+// served scores equal the training scores: exactly with fp32 serving tables,
+// within fp16 rounding (`tolerance`) otherwise.
+void CheckServedEqualsTrained(const JobConfig& job,
+                              const std::vector<std::string>& extra,
+                              float tolerance) {
+  std::string header;
+  std::vector<std::string> probe = StreamRecords(job, 64, &header);
+  ASSERT_FALSE(probe.empty());
+  probe.insert(probe.end(), extra.begin(), extra.end());
+  Trained t;
+  ASSERT_NO_FATAL_FAILURE(Train(job, header, probe, &t));
+  const std::vector<float> served = Serve(t, RequestOf(job, header, probe));
+  ASSERT_EQ(served.size(), probe.size());
+  for (size_t i = 0; i < probe.size(); ++i) {
+    if (tolerance == 0) {
+      EXPECT_EQ(served[i], t.training_scores[i]) << probe[i];
+    } else {
+      EXPECT_NEAR(served[i], t.training_scores[i], tolerance) << probe[i];
+    }
+  }
+}
+
+// The skew test of every shipped example job: for the same records, the
+// served score equals the training forward pass (the examples serve fp32:
+// exactly). File-sourced jobs read generated data or a small MovieLens-shaped
+// file; the generator-sourced one is made small.
+TEST_F(ServingSkewTest, EveryExampleJobServesWhatItTrains) {
+  const std::string examples = std::string(FRESHET_SOURCE_DIR) + "/examples/";
+  GeneratorOptions gen;
+  gen.rows = 600;
+  gen.kind = GeneratorKind::kCriteo;
+  const std::string criteo = dir_ / "criteo.tsv";
+  ASSERT_TRUE(GenerateToPath(gen, criteo).ok());
+  gen.kind = GeneratorKind::kImpressions;
+  ASSERT_TRUE(GenerateToPath(gen, dir_ / "impressions").ok());
+  const std::string impressions = dir_ / "impressions" / "joined.csv";
+  Write("movies.csv",
+        "movieId,title,genres\n1,A,Comedy|Drama\n2,B,Action\n3,C,Drama\n");
+  std::string ratings = "userId,movieId,rating,timestamp\n";
+  for (int i = 0; i < 300; ++i) {
+    ratings += absl::StrCat(1 + i % 11, ",", 1 + i % 4, ",", (i * 7) % 5 + 1,
+                            ",", 1000 + i, "\n");
+  }
+  const std::string movielens = Write("ratings.csv", ratings);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> jobs = {
+      {"criteo.yaml", {"source.path=" + criteo}},
+      {"impressions.yaml", {"source.path=" + impressions}},
+      {"synthetic.yaml", {"source.rows=600", "train.threads=1"}},
+      {"movielens.yaml",
+       {"source.path=" + movielens,
+        "schema.side_tables.0.path=" + (dir_ / "movies.csv").string()}},
+  };
+  for (const auto& [file, overrides] : jobs) {
+    SCOPED_TRACE(file);
+    auto job = LoadJobConfig(examples + file, overrides);
+    ASSERT_TRUE(job.ok()) << job.status();
+    CheckServedEqualsTrained(*job, {}, 0.0f);
   }
 }
 
