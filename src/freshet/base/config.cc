@@ -176,7 +176,7 @@ absl::Status ReadTable(const ConfigSection& s, TableSpec* t) {
   if (!s.is_map()) return s.Error("expected a map of keys");
   RETURN_IF_ERROR(
       s.CheckKeys({"name", "dim", "initializer", "optimizer", "admission",
-                   "ttl", "memory_budget", "serving_precision"}));
+                   "ttl", "memory_budget", "serving_precision", "eviction"}));
   RETURN_IF_ERROR(s.Get("dim", &t->dim));
   if (s.Has("dim") && (t->dim <= 0 || t->dim > kMaxEmbeddingDim)) {
     return s.Error("dim", absl::StrCat("must be in 1..", kMaxEmbeddingDim,
@@ -190,6 +190,10 @@ absl::Status ReadTable(const ConfigSection& s, TableSpec* t) {
   RETURN_IF_ERROR(ReadAdmission(s.Child("admission"), &t->admission));
   RETURN_IF_ERROR(s.GetDurationMs("ttl", &t->ttl_ms));
   RETURN_IF_ERROR(s.GetBytes("memory_budget", &t->memory_budget_bytes));
+  if (s.Child("eviction").present()) {
+    RETURN_IF_ERROR(
+        EvictionKinds().ReadSection(s.Child("eviction"), &t->eviction));
+  }
   RETURN_IF_ERROR(ReadChoice(s, "serving_precision", {"fp32", "fp16"},
                              &t->serving_precision));
   return absl::OkStatus();

@@ -121,6 +121,18 @@ struct AdmissionSpec {
   double decay_half_life_s = 0.0;  // count-min decay in event time; 0: no decay
 };
 
+// Which rows a table beyond its memory budget evicts, and the knobs of that
+// policy (table/eviction_config.cc registers the policies and their ranges).
+struct EvictionSpec {
+  // value: the lowest decayed value score (Kraken) among `samples` sampled
+  // rows; every update adds 1 to a row's score, `positive_weight` when its
+  // label is 1, and the score halves every `half_life_ms` of event time.
+  std::string policy = "value";
+  int samples = 8;
+  double half_life_ms = 24.0 * 3600 * 1000;
+  float positive_weight = 5.0f;
+};
+
 struct TableSpec {
   std::string name;
   int dim = 8;
@@ -131,6 +143,7 @@ struct TableSpec {
   int64_t memory_budget_bytes =
       0;  // evict lowest-value rows past this; 0: unlimited
   std::string serving_precision = "fp32";  // fp32 | fp16
+  EvictionSpec eviction;
 };
 
 struct ModelSpec {

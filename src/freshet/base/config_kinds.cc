@@ -34,4 +34,10 @@ ConfigRegistry<OptimizerSpec>& DenseOptimizerKinds() {
   return *r;
 }
 
+ConfigRegistry<EvictionSpec>& EvictionKinds() {
+  static auto* r = new ConfigRegistry<EvictionSpec>("eviction policy", "policy",
+                                                    &EvictionSpec::policy);
+  return *r;
+}
+
 }  // namespace freshet

@@ -1,13 +1,14 @@
 // The registries of the kinds a job file names: models, source types, record
-// formats, sparse and dense optimizers (base/config_registry.h says how a kind
-// registers and how a section is read).
+// formats, sparse and dense optimizers, table eviction policies
+// (base/config_registry.h says how a kind registers and how a section is read).
 //
 // Each registry is created empty on first use, whatever the order of static
 // initialisation, and filled by its component's registration function
 // (RegisterOptimizerConfigs(), RegisterSourceConfigs() and
-// RegisterFormatConfigs(), RegisterModelConfigs()). Each of those runs once,
-// before main(), from a static initializer in its own file that defines an
-// anchor symbol (freshet_optim_config_kinds, freshet_data_config_kinds,
+// RegisterFormatConfigs(), RegisterEvictionConfigs(), RegisterModelConfigs()).
+// Each of those runs once, before main(), from a static initializer in its own
+// file that defines an anchor symbol (freshet_optim_config_kinds,
+// freshet_data_config_kinds, freshet_table_config_kinds,
 // freshet_model_config_kinds); the layer's link options in CMakeLists.txt
 // (-u ANCHOR) keep that object in every binary linking the layer, where the
 // archive would otherwise drop it as unreferenced. A binary that does not
@@ -33,6 +34,8 @@ ConfigRegistry<SourceSpec>& FormatKinds();
 ConfigRegistry<OptimizerSpec>& SparseOptimizerKinds();
 // `model.dense_optimizer` (optim/optimizer_config.cc).
 ConfigRegistry<OptimizerSpec>& DenseOptimizerKinds();
+// `tables.*.eviction` (type key `policy`): value (table/eviction_config.cc).
+ConfigRegistry<EvictionSpec>& EvictionKinds();
 
 }  // namespace freshet
 

@@ -1,7 +1,7 @@
 // ConfigRegistry: the kinds of one component, by their config names.
 //
-// Models, source types, record formats and sparse and dense optimizers each
-// have a registry. A kind registers its name (the
+// Models, source types, record formats, sparse and dense optimizers and table
+// eviction policies each have a registry. A kind registers its name (the
 // value of the section's type key: `model: {type: deepfm}`, `optimizer:
 // adagrad`, `source: {format: csv}`), the keys of the section it reads, and a
 // function that reads those keys into the spec, applying its defaults and
@@ -13,7 +13,8 @@
 // is not registered), rejects keys no kind of the registry knows, warns about
 // keys that only other kinds read, and runs the readers. The kinds are
 // registered by their components (model/model_config.cc,
-// optim/optimizer_config.cc, data/source_config.cc) before main(), in every
+// optim/optimizer_config.cc, data/source_config.cc,
+// table/eviction_config.cc) before main(), in every
 // binary that links the component's layer (base/config_kinds.h says how).
 //
 // Thread safety: Register() and the reads may run concurrently (a Mutex guards

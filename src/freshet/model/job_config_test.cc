@@ -209,6 +209,82 @@ TEST(ConfigTest, RejectsBadValues) {
   }
 }
 
+// Each kind's registry lists its names when one is unknown.
+TEST(ConfigTest, UnknownKindListsTheRegisteredOnes) {
+  const std::vector<BadCase> cases = {
+      {{"model.type=gbdt"},
+       "job.yaml (--set model.type=gbdt): model.type: unknown model 'gbdt'; "
+       "expected one of lr, fm, deepfm, wide_deep, dcn_v2, mlp"},
+      {{"source.type=kafka"},
+       "source.type: unknown source type 'kafka'; expected file or generator"},
+      {{"source.format=parquet"},
+       "unknown format 'parquet'; expected one of criteo, csv, tsv, jsonl, "
+       "libsvm, libffm"},
+      {{"tables.shared.optimizer.type=lbfgs"},
+       "tables.0.optimizer.type: unknown optimizer 'lbfgs'; expected one of "
+       "sgd, adagrad, rowwise_adagrad, ftrl, adam, radagrad"},
+      {{"model.dense_optimizer.type=ftrl"},
+       "model.dense_optimizer.type: unknown optimizer 'ftrl'; expected one of "
+       "sgd, momentum, adagrad, adam, adamw"},
+      {{"tables.shared.eviction.policy=lru"},
+       "tables.0.eviction.policy: unknown eviction policy 'lru'; expected "
+       "value"},
+  };
+  for (const BadCase& c : cases) {
+    auto job = Parse(kJob, c.overrides);
+    ASSERT_FALSE(job.ok()) << c.overrides[0];
+    EXPECT_THAT(job.status().message(), HasSubstr(c.expected))
+        << c.overrides[0];
+  }
+}
+
+// A kind's own range check names the file, the line and the field.
+TEST(ConfigTest, KindRangeErrorsNameFileLineAndField) {
+  const std::string schema = "schema:\n  slots: [a]\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"tables:\n  - name: a\n    optimizer: {type: adam, beta1: 1.5}\n",
+       "job.yaml:5: tables.0.optimizer.beta1: must be in [0, 1), got 1.5"},
+      {"tables:\n  - name: a\n    optimizer: {type: ftrl, l1: -1}\n",
+       "job.yaml:5: tables.0.optimizer.l1: must be >= 0, got -1"},
+      {"tables:\n  - name: a\n    eviction: {samples: 0}\n",
+       "job.yaml:5: tables.0.eviction.samples: must be in 1..1024, got 0"},
+      {"tables:\n  - name: a\n    eviction: {half_life: 0s}\n",
+       "job.yaml:5: tables.0.eviction.half_life: must be > 0"},
+      {"model:\n  type: dcn_v2\n  cross_layers: 17\n",
+       "job.yaml:5: model.cross_layers: must be in 0..16, got 17"},
+      {"model:\n  type: mlp\n  activation: gelu\n",
+       "job.yaml:5: model.activation: expected relu, sigmoid, tanh or "
+       "identity, got 'gelu'"},
+      {"model:\n  type: lr\n  negative_sampling_rate: 2\n",
+       "job.yaml:5: model.negative_sampling_rate: must be in (0, 1], got 2"},
+      {"source:\n  format: csv\n  delimiter: ';;'\n",
+       "job.yaml:5: source.delimiter: must be a single character"},
+      {"source:\n  type: generator\n  rows: 0\n",
+       "job.yaml:5: source.rows: must be > 0, got 0"},
+  };
+  for (const auto& [text, expected] : cases) {
+    auto job = Parse(schema + text);
+    ASSERT_FALSE(job.ok()) << text;
+    EXPECT_THAT(job.status().message(), HasSubstr(expected)) << text;
+  }
+}
+
+// Eviction knobs reach the table spec; a key only another kind reads is kept
+// out of the spec but accepted.
+TEST(ConfigTest, EvictionAndKeysOfOtherKinds) {
+  auto job = Parse(kJob, {"tables.shared.eviction={samples: 32, half_life: 1h, "
+                          "positive_weight: 2}",
+                          "tables.shared.optimizer.beta1=0.5"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  const TableSpec* shared = job->FindTable("shared");
+  EXPECT_EQ(shared->eviction.policy, "value");
+  EXPECT_EQ(shared->eviction.samples, 32);
+  EXPECT_EQ(shared->eviction.half_life_ms, 3600e3);
+  EXPECT_EQ(shared->eviction.positive_weight, 2.0f);
+  EXPECT_EQ(job->FindTable("C1")->eviction.samples, 8);
+  EXPECT_EQ(shared->optimizer.beta1, OptimizerSpec().beta1);  // adagrad's
+}
+
 TEST(ConfigTest, InvalidYamlReportsLine) {
   auto job = Parse("schema:\n  slots: [a, b\nmodel: lr\n");
   ASSERT_FALSE(job.ok());

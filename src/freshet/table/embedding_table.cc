@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/hash.h"
+#include "freshet/base/status_macros.h"
+#include "freshet/table/eviction_config.h"
 #include "freshet/table/table_stripe.h"
 
 namespace freshet {
@@ -68,6 +70,7 @@ absl::StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
                      "': admission.min_count must be in [1, 65535], got ",
                      spec.admission.min_count));
   }
+  RETURN_IF_ERROR(CheckEvictionSpec(spec.eviction, spec.name));
   if (!(spec.admission.probability > 0) || spec.admission.probability > 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("table '", spec.name,
@@ -243,7 +246,7 @@ double EmbeddingTable::DecayedScore(const char* p, int64_t now_ms) const {
   if (now_ms <= last) return score;
   return score *
          std::exp2((static_cast<double>(last) - static_cast<double>(now_ms)) /
-                   options_.value_half_life_ms);
+                   spec_.eviction.half_life_ms);
 }
 
 size_t EmbeddingTable::StripeBytesAfterInsert(const Stripe& s) const {
@@ -332,8 +335,8 @@ bool EmbeddingTable::EvictOne(Stripe& s) {
   int sampled = 0;
   // Rows are mostly live (freed ones are reused first), so a few extra draws
   // find the samples.
-  for (int draw = 0; draw < 16 * options_.eviction_samples &&
-                     sampled < options_.eviction_samples;
+  for (int draw = 0;
+       draw < 16 * spec_.eviction.samples && sampled < spec_.eviction.samples;
        ++draw) {
     const uint64_t r = Mix64(seed_ ^ Mix64(++s.evict_draws));
     const uint32_t row = static_cast<uint32_t>(((r >> 32) * high_water) >> 32);
@@ -443,8 +446,8 @@ absl::Status EmbeddingTable::Apply(absl::Span<const uint64_t> keys,
   if (keys.empty()) return absl::OkStatus();
   ObserveTime(event_time_ms);
   Scratch& sc = GroupByStripe(keys);
-  const double inv_half_life = 1.0 / options_.value_half_life_ms;
-  const float extra = options_.positive_weight - 1.0f;
+  const double inv_half_life = 1.0 / spec_.eviction.half_life_ms;
+  const float extra = spec_.eviction.positive_weight - 1.0f;
   // Everything the per-key loop reads is copied into locals first: the row
   // stores go through char pointers, which may alias any memory, so fields
   // read through `this` or the scratch vectors would otherwise be reloaded

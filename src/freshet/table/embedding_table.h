@@ -86,9 +86,6 @@ struct EmbeddingTableOptions {
   // 0: TableSeed(spec.name).
   uint64_t seed = 0;
   size_t admission_sketch_width = 16384;  // counters per sketch row per stripe
-  int eviction_samples = 8;               // rows sampled per eviction
-  double value_half_life_ms = 24.0 * 3600 * 1000;  // decay of the value score
-  float positive_weight = 5.0f;  // value of an update with label 1 (else 1)
   bool track_sync = true;        // keep sync dirty bits and deleted keys
   bool track_checkpoint = true;  // same for checkpoints
 };

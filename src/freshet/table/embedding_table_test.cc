@@ -284,9 +284,9 @@ TEST(EmbeddingTableTest, EvictionKeepsMemoryUnderBudgetAndKeepsValuableRows) {
   TableSpec spec = Spec(16, "adagrad");
   spec.initializer.type = "zeros";
   spec.memory_budget_bytes = 2 << 20;
+  spec.eviction.samples = 16;
   EmbeddingTableOptions options;
   options.num_stripes = 4;
-  options.eviction_samples = 16;
   auto t = Make(spec, options);
   // 200 valuable keys, updated often with positive labels.
   std::vector<uint64_t> hot;
