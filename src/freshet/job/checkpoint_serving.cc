@@ -60,15 +60,17 @@ absl::Status MatchReplica(const CheckpointChain& chain,
   return absl::OkStatus();
 }
 
-// The chain as one delta batch of weights, emptying the chain's tables as it
-// goes so that the rows are held about once. The keys of `previous` that the
-// chain does not have become deletions; `previous` then holds the chain's
-// keys.
+// The chain as one full delta batch of weights (the replica then holds
+// exactly its rows, and a gap, if any, is closed), emptying the chain's
+// tables as it goes so that the rows are held about once. The keys of
+// `previous` that the chain does not have become deletions; `previous` then
+// holds the chain's keys.
 DeltaBatch ToDeltaBatch(
     CheckpointChain* chain,
     std::map<std::string, std::vector<uint64_t>>* previous) {
   DeltaBatch batch;
   batch.version = chain->last.id;
+  batch.full = true;
   batch.created_unix_us = chain->last.created_unix_ms * 1000;
   batch.has_dense = true;
   batch.dense = chain->dense_params;

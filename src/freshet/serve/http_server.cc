@@ -188,9 +188,13 @@ json HttpServer::StatusJson() const {
       {"staleness_ms", staleness},
       {"degradation", predictor_.Degradation(staleness)},
       {"sync",
-       {{"batches_applied", st.batches},
+       {{"epoch", st.epoch},
+        {"batches_applied", st.batches},
+        {"full_batches_applied", st.full_batches},
         {"batches_rejected", st.rejected},
+        {"duplicates_dropped", st.duplicates},
         {"version_gaps", st.version_gaps},
+        {"gap_open", st.gap_open},
         {"rows_applied", st.rows_applied},
         {"deletes_applied", st.deletes_applied},
         {"bytes_received", st.bytes_received},
@@ -229,8 +233,20 @@ std::string HttpServer::MetricsText() const {
         predictor_.Degradation(staleness) == "stale" ? 1 : 0);
   counter("freshet_serving_sync_batches_total", "Delta batches applied",
           static_cast<double>(st.batches));
+  counter("freshet_serving_sync_full_batches_total",
+          "Full delta batches applied (each heals a gap)",
+          static_cast<double>(st.full_batches));
   counter("freshet_serving_sync_rejected_total", "Delta batches refused",
           static_cast<double>(st.rejected));
+  counter("freshet_serving_sync_duplicates_total",
+          "Delta batches dropped as duplicates or older versions",
+          static_cast<double>(st.duplicates));
+  counter("freshet_serving_sync_gaps_total",
+          "Version gaps detected (a batch built on a version never applied)",
+          static_cast<double>(st.version_gaps));
+  gauge("freshet_serving_sync_gap_open",
+        "1 while a version gap is open (serving a consistent older version)",
+        st.gap_open ? 1 : 0);
   counter("freshet_serving_sync_rows_total", "Rows applied from delta batches",
           static_cast<double>(st.rows_applied));
   counter("freshet_serving_sync_deletes_total",

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "freshet/base/clock.h"
 #include "freshet/base/config.h"
 #include "freshet/data/schema.h"
 
@@ -131,6 +133,55 @@ TEST_F(HttpServerTest, HealthStatusAndMetrics) {
         "freshet_predict_latency_seconds_bucket{le=\"+Inf\"} 1"}) {
     EXPECT_THAT(metrics->body, HasSubstr(name));
   }
+}
+
+// A version gap shows on every endpoint while it is open, and a full batch
+// clears it.
+TEST_F(HttpServerTest, AnOpenGapIsStaleInPredictStatusAndMetrics) {
+  auto batch = [this](uint64_t base, uint64_t version, bool full) {
+    DeltaBatch b;
+    b.epoch = 5;
+    b.base_version = base;
+    b.version = version;
+    b.full = full;
+    b.created_unix_us = SystemClock::Default()->NowMicros();
+    replica_->Read([&](const ServingReplica::View& v) {
+      for (int i = 0; i < replica_->num_tables(); ++i) {
+        DeltaTable t;
+        t.name = replica_->table_name(i);
+        t.dim = v.table(i).dim();
+        b.tables.push_back(std::move(t));
+      }
+    });
+    return b;
+  };
+  auto look = [this](bool want_gap) {
+    const std::string level = want_gap ? "stale" : "fresh";
+    auto [status, body] = Post(R"({"candidates": [{"item": "i1"}]})");
+    ASSERT_EQ(status, 200) << body;
+    EXPECT_EQ(json::parse(body)["degradation"], level);
+    auto st = client_->Get("/statusz");
+    ASSERT_TRUE(st);
+    json j = json::parse(st->body);
+    EXPECT_EQ(j["degradation"], level);
+    EXPECT_EQ(j["sync"]["gap_open"], want_gap);
+    EXPECT_EQ(j["sync"]["version_gaps"], 1);
+    auto metrics = client_->Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_THAT(metrics->body,
+                HasSubstr(absl::StrCat("\nfreshet_serving_sync_gap_open ",
+                                       want_gap ? 1 : 0, "\n")));
+    EXPECT_THAT(metrics->body,
+                HasSubstr(absl::StrCat("\nfreshet_serving_stale ",
+                                       want_gap ? 1 : 0, "\n")));
+    EXPECT_THAT(metrics->body,
+                HasSubstr("\nfreshet_serving_sync_gaps_total 1\n"));
+  };
+  ASSERT_TRUE(replica_->Apply(batch(0, 1, true)).ok());
+  EXPECT_FALSE(replica_->Apply(batch(2, 3, false)).ok());  // 2 never came
+  look(/*want_gap=*/true);
+  ASSERT_TRUE(replica_->Apply(batch(2, 4, true)).ok());
+  look(/*want_gap=*/false);
 }
 
 TEST_F(HttpServerTest, AdminCallsNeedTheToken) {

@@ -62,7 +62,9 @@ int64_t Predictor::StalenessMs() const {
 }
 
 std::string Predictor::Degradation(int64_t staleness_ms) const {
-  if (staleness_ms < 0 || staleness_ms > options_.stale_after_ms) {
+  // An open gap: the version served is consistent but misses updates.
+  if (replica_->sync_gap() || staleness_ms < 0 ||
+      staleness_ms > options_.stale_after_ms) {
     return "stale";
   }
   return "fresh";

@@ -43,7 +43,8 @@ struct PredictResult {
 
 struct PredictorOptions {
   int max_candidates = 1000;
-  // The served version is "stale" when it was cut longer ago than this.
+  // The served version is "stale" when it was cut longer ago than this, or
+  // while the replica has a sync gap open (ServingReplica::sync_gap()).
   int64_t stale_after_ms = 5000;
 };
 
@@ -58,7 +59,8 @@ class Predictor {
   absl::Status Predict(const PredictRequest& request,
                        PredictResult* result) const;
 
-  // Age of the served version in ms and its degradation level.
+  // Age of the served version in ms and its degradation level: "stale" when
+  // too old or while a sync gap is open, else "fresh".
   int64_t StalenessMs() const;
   std::string Degradation(int64_t staleness_ms) const;
 

@@ -5,17 +5,21 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "freshet/data/generator.h"
 #include "freshet/data/record_parser.h"
 #include "freshet/serve/histogram.h"
 #include "freshet/serve/predictor.h"
 #include "freshet/serve/serving_replica.h"
 #include "freshet/serve/serving_table.h"
+#include "freshet/sync/delta_sink.h"
 #include "freshet/sync/fp16.h"
 #include "freshet/sync/sync_publisher.h"
 #include "freshet/train/trainer.h"
@@ -187,6 +191,41 @@ class ServeTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// Checks that every serving weight of `replica` equals its training weight
+// in `model` (fp32) or its fp16 rounding, that both hold the same rows, and
+// that the dense parameters are equal. Returns the rows checked.
+int64_t ExpectServingEqualsTraining(const RecModel& model,
+                                    const ServingReplica& replica,
+                                    int* fp16_tables = nullptr) {
+  int64_t rows_checked = 0;
+  replica.Read([&](const ServingReplica::View& view) {
+    ASSERT_EQ(replica.num_tables(), model.num_tables());
+    for (int i = 0; i < model.num_tables(); ++i) {
+      const EmbeddingTable& t = model.table(i);
+      ASSERT_EQ(replica.table_name(i), t.spec().name);
+      const ServingTable& s = view.table(i);
+      ASSERT_EQ(s.size(), t.size()) << t.spec().name;
+      const bool fp16 = t.spec().serving_precision == "fp16";
+      if (fp16_tables != nullptr) *fp16_tables += fp16;
+      std::vector<float> got(t.dim());
+      t.ForEachRow([&](const RowView& row) {
+        ASSERT_TRUE(s.Lookup(row.key, got.data())) << t.spec().name;
+        for (int k = 0; k < t.dim(); ++k) {
+          const float want =
+              fp16 ? RoundToHalf(row.weights[k]) : row.weights[k];
+          ASSERT_EQ(got[k], want) << t.spec().name << " key " << row.key;
+        }
+        ++rows_checked;
+      });
+    }
+    absl::Span<const float> a = model.dense().params();
+    absl::Span<const float> b = view.dense().params();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+  });
+  return rows_checked;
+}
+
 // Trains with sync running every 50 ms (in process, or through the byte
 // form), stops, waits one interval and checks
 // that every serving weight equals its training weight (fp32) or its fp16
@@ -221,32 +260,8 @@ void CheckConvergence(const JobConfig& job, const std::string& data,
   EXPECT_EQ((*replica)->status().version_gaps, 0);
 
   int fp16_tables = 0;
-  int64_t rows_checked = 0;
-  (*replica)->Read([&](const ServingReplica::View& view) {
-    ASSERT_EQ((*replica)->num_tables(), model.num_tables());
-    for (int i = 0; i < model.num_tables(); ++i) {
-      const EmbeddingTable& t = model.table(i);
-      ASSERT_EQ((*replica)->table_name(i), t.spec().name);
-      const ServingTable& s = view.table(i);
-      ASSERT_EQ(s.size(), t.size()) << t.spec().name;
-      const bool fp16 = t.spec().serving_precision == "fp16";
-      fp16_tables += fp16;
-      std::vector<float> got(t.dim());
-      t.ForEachRow([&](const RowView& row) {
-        ASSERT_TRUE(s.Lookup(row.key, got.data())) << t.spec().name;
-        for (int k = 0; k < t.dim(); ++k) {
-          const float want =
-              fp16 ? RoundToHalf(row.weights[k]) : row.weights[k];
-          ASSERT_EQ(got[k], want) << t.spec().name << " key " << row.key;
-        }
-        ++rows_checked;
-      });
-    }
-    absl::Span<const float> a = model.dense().params();
-    absl::Span<const float> b = view.dense().params();
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
-  });
+  const int64_t rows_checked =
+      ExpectServingEqualsTraining(model, **replica, &fp16_tables);
   EXPECT_GT(rows_checked, 1000);
   if (job.tables.size() > 0 && !compare_scores) EXPECT_GT(fp16_tables, 0);
   if (!compare_scores) return;
@@ -310,6 +325,193 @@ TEST_F(ServeTest, DeepFmScoresMatchTheForwardPass) {
   CheckConvergence(job, data, /*compare_scores=*/true, /*via_bytes=*/false);
 }
 
+// Wraps a sink and breaks chosen sends, numbered from 1: kFail reports an
+// error and delivers nothing, kAmbiguous delivers and then reports an error
+// (a timeout after the write), kWithhold loses the batch but reports success.
+// A deaf sink reports success whatever the replica said, as a network stream
+// without a back channel does.
+class FaultySink : public DeltaSink {
+ public:
+  enum Fault { kFail, kAmbiguous, kWithhold };
+  FaultySink(DeltaSink* inner, std::map<int, Fault> faults, bool deaf = false)
+      : inner_(inner), faults_(std::move(faults)), deaf_(deaf) {}
+
+  absl::Status Send(std::string_view encoded,
+                    const DeltaBatch& batch) override {
+    const int n = ++sends_;
+    auto it = faults_.find(n);
+    if (it != faults_.end()) {
+      switch (it->second) {
+        case kFail:
+          return absl::UnavailableError(absl::StrCat("send ", n, " failed"));
+        case kAmbiguous:
+          inner_->Send(encoded, batch).IgnoreError();
+          return absl::DeadlineExceededError(
+              absl::StrCat("send ", n, " timed out after delivery"));
+        case kWithhold:
+          return absl::OkStatus();
+      }
+    }
+    absl::Status s = inner_->Send(encoded, batch);
+    return deaf_ ? absl::OkStatus() : s;
+  }
+  bool wants_bytes() const override { return inner_->wants_bytes(); }
+  int sends() const { return sends_.load(); }
+
+ private:
+  DeltaSink* const inner_;
+  const std::map<int, Fault> faults_;
+  const bool deaf_;
+  std::atomic<int> sends_{0};
+};
+
+// Trains `job` with a publisher that sends a batch every second training
+// batch from the trainer's thread (so which updates a broken send carried
+// does not depend on timing), calling probe() after each; then publishes
+// `after` more batches once training has stopped.
+struct SyncRun {
+  std::unique_ptr<Trainer> trainer;
+  SyncStats stats;
+};
+SyncRun TrainAndPublish(const JobConfig& job, DeltaSink* sink,
+                        const SyncPublisherOptions& sopt, int after,
+                        const std::function<void()>& probe = {}) {
+  SyncRun run;
+  std::atomic<SyncPublisher*> pub{nullptr};
+  int batches = 0;
+  TrainerOptions topt;
+  topt.after_batch = [&](RecModel& m, int64_t n, double t) {
+    SyncPublisher* p = pub.load();
+    if (p == nullptr) return;
+    p->OnBatch(m, n, t);
+    if (++batches % 2 == 0) {
+      p->PublishNow().IgnoreError();
+      if (probe) probe();
+    }
+  };
+  auto trainer = Trainer::Create(job, topt);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  if (!trainer.ok()) return run;
+  run.trainer = std::move(*trainer);
+  SyncPublisher publisher(&run.trainer->model(), sink, sopt);
+  pub.store(&publisher);
+  EXPECT_TRUE(run.trainer->Run().ok());
+  pub.store(nullptr);
+  for (int i = 0; i < after; ++i) publisher.PublishNow().IgnoreError();
+  run.stats = publisher.stats();
+  return run;
+}
+
+struct ReplicaOf {
+  std::shared_ptr<const Schema> schema;
+  std::unique_ptr<ServingReplica> replica;
+};
+ReplicaOf MakeReplica(const JobConfig& job) {
+  ReplicaOf r;
+  auto schema = Schema::Compile(job.schema, job.dir);
+  EXPECT_TRUE(schema.ok()) << schema.status();
+  r.schema = *schema;
+  auto replica = ServingReplica::Create(job, r.schema);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  r.replica = std::move(*replica);
+  return r;
+}
+
+// The defect this guards against: rows of a batch whose send failed were
+// gone (their dirty bits cleared), so serving never got them. Fails without
+// SyncPublisher's pending batch.
+TEST_F(ServeTest, SinkThatFailsThenRecoversConvergesExactly) {
+  const std::string data = Generate(3000);
+  JobConfig job = Job(data, {"model.type=lr", "train.batch_size=64"});
+  for (bool via_bytes : {false, true}) {
+    ReplicaOf r = MakeReplica(job);
+    ReplicaSink replica_sink(r.replica.get(), via_bytes);
+    // Sends 2 to 5 fail outright, 7 and 8 are delivered but reported failed.
+    FaultySink sink(&replica_sink, {{2, FaultySink::kFail},
+                                    {3, FaultySink::kFail},
+                                    {4, FaultySink::kFail},
+                                    {5, FaultySink::kFail},
+                                    {7, FaultySink::kAmbiguous},
+                                    {8, FaultySink::kAmbiguous}});
+    SyncRun run = TrainAndPublish(job, &sink, {}, /*after=*/1);
+    ASSERT_NE(run.trainer, nullptr);
+    ASSERT_GT(sink.sends(), 12);
+    EXPECT_EQ(run.stats.failed, 6);
+    EXPECT_EQ(run.stats.pending_rows, 0);
+    EXPECT_EQ(run.stats.acked_version, run.stats.last_version);
+    const ReplicaStatus st = r.replica->status();
+    EXPECT_EQ(st.version, run.stats.last_version);
+    EXPECT_EQ(st.version_gaps, 0);
+    EXPECT_FALSE(st.gap_open);
+    EXPECT_GT(ExpectServingEqualsTraining(run.trainer->model(), *r.replica),
+              1000);
+  }
+}
+
+// A batch lost on the way (the sink said it took it) leaves a gap: the
+// replica refuses what builds on it, serves its last version flagged stale,
+// and the publisher's next batch, full, heals it.
+TEST_F(ServeTest, GapIsDetectedReportedStaleAndHealedByAFullBatch) {
+  const std::string data = Generate(3000);
+  JobConfig job = Job(data, {"model.type=lr", "train.batch_size=64"});
+  ReplicaOf r = MakeReplica(job);
+  ReplicaSink replica_sink(r.replica.get(), /*via_bytes=*/true);
+  FaultySink sink(&replica_sink, {{4, FaultySink::kWithhold}});
+  Predictor predictor(r.replica.get(), {});
+  bool saw_stale = false;
+  int probes = 0;
+  SyncRun run = TrainAndPublish(job, &sink, {}, /*after=*/1, [&] {
+    ++probes;
+    if (probes != 5) return;  // right after the batch that follows the gap
+    saw_stale = true;
+    const ReplicaStatus st = r.replica->status();
+    EXPECT_TRUE(st.gap_open);
+    EXPECT_EQ(st.version, 3u);
+    EXPECT_TRUE(r.replica->sync_gap());
+    EXPECT_EQ(predictor.Degradation(predictor.StalenessMs()), "stale");
+  });
+  ASSERT_NE(run.trainer, nullptr);
+  ASSERT_TRUE(saw_stale);
+  EXPECT_EQ(run.stats.gaps, 1);
+  EXPECT_EQ(run.stats.full_batches, 2);  // the first, and the healing one
+  const ReplicaStatus st = r.replica->status();
+  EXPECT_EQ(st.version_gaps, 1);
+  EXPECT_FALSE(st.gap_open);
+  EXPECT_EQ(st.full_batches, 2);
+  EXPECT_EQ(st.version, run.stats.last_version);
+  EXPECT_EQ(predictor.Degradation(predictor.StalenessMs()), "fresh");
+  EXPECT_GT(ExpectServingEqualsTraining(run.trainer->model(), *r.replica),
+            1000);
+}
+
+// Without a back channel (a network stream) the replica heals from the
+// full batch the publisher emits every full_every batches.
+TEST_F(ServeTest, GapHealsFromPeriodicFullBatchesWithoutABackChannel) {
+  const std::string data = Generate(3000);
+  JobConfig job = Job(data, {"model.type=lr", "train.batch_size=64"});
+  ReplicaOf r = MakeReplica(job);
+  ReplicaSink replica_sink(r.replica.get(), /*via_bytes=*/true);
+  FaultySink sink(&replica_sink, {{5, FaultySink::kWithhold}},
+                  /*deaf=*/true);
+  SyncPublisherOptions sopt;
+  sopt.full_every = 4;
+  std::vector<bool> gap_after;
+  SyncRun run =
+      TrainAndPublish(job, &sink, sopt, /*after=*/sopt.full_every,
+                      [&] { gap_after.push_back(r.replica->sync_gap()); });
+  ASSERT_NE(run.trainer, nullptr);
+  ASSERT_GE(gap_after.size(), 9u);
+  // Batch 5 lost: 6 and 7 are refused, 8 (full) heals.
+  EXPECT_THAT(std::vector<bool>(gap_after.begin(), gap_after.begin() + 9),
+              ::testing::ElementsAre(false, false, false, false, false, true,
+                                     true, false, false));
+  EXPECT_EQ(run.stats.gaps, 0);  // the publisher never heard of it
+  EXPECT_EQ(r.replica->status().version_gaps, 1);
+  EXPECT_FALSE(r.replica->sync_gap());
+  EXPECT_GT(ExpectServingEqualsTraining(run.trainer->model(), *r.replica),
+            1000);
+}
+
 // A replica over one dim-8 table "a" (plus a/wide) and an lr-free fm model.
 std::unique_ptr<ServingReplica> TinyReplica() {
   absl::StatusOr<JobConfig> job = ParseJobConfig(
@@ -352,9 +554,9 @@ TEST(ServingReplicaTest, VersionsAreMonotonicAndBadBatchesChangeNothing) {
   });
   ASSERT_TRUE(r->Apply(Uniform(5, 10, num_dense)).ok());
   EXPECT_EQ(r->Apply(Uniform(5, 10, num_dense)).code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(r->Apply(Uniform(3, 10, num_dense)).code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAlreadyExists);
   DeltaBatch unknown = Uniform(6, 10, num_dense);
   unknown.tables[1].name = "nope";
   EXPECT_EQ(r->Apply(unknown).code(), absl::StatusCode::kInvalidArgument);
@@ -375,12 +577,115 @@ TEST(ServingReplicaTest, VersionsAreMonotonicAndBadBatchesChangeNothing) {
     EXPECT_EQ(v.dense().params()[0], 5.0f);
   });
   EXPECT_EQ(r->status().rejected, 6);
-  // Deletions are applied before rows; a gap is applied and counted.
+  EXPECT_EQ(r->status().duplicates, 2);
+  // Deletions are applied before rows. Version 9 builds on version 0, so it
+  // follows on 5 too.
   DeltaBatch del = Uniform(9, 0, num_dense);
   del.tables[0].deleted_keys = {1, 2};
   ASSERT_TRUE(r->Apply(del).ok());
-  EXPECT_EQ(r->status().version_gaps, 2);  // 0 → 5 and 5 → 9
+  EXPECT_EQ(r->status().version_gaps, 0);
   EXPECT_EQ(r->table_rows(0), 8);
+}
+
+// Adds the replica's tables that `b` lacks, empty, and makes it full.
+DeltaBatch Full(DeltaBatch b, const ServingReplica& r) {
+  b.full = true;
+  r.Read([&](const ServingReplica::View& v) {
+    for (int i = 0; i < r.num_tables(); ++i) {
+      bool listed = false;
+      for (const DeltaTable& t : b.tables) listed |= t.name == r.table_name(i);
+      if (listed) continue;
+      DeltaTable t;
+      t.name = r.table_name(i);
+      t.dim = v.table(i).dim();
+      b.tables.push_back(std::move(t));
+    }
+  });
+  return b;
+}
+
+// A replica at version c applies a batch (base b, version v) of its epoch
+// iff b <= c < v. Duplicates and older epochs are dropped; a gap changes
+// nothing, stays open (flagged stale) and closes with a full batch, after
+// which the replica holds exactly the full batch's rows.
+TEST(ServingReplicaTest, OrderingDropsDuplicatesRefusesGapsAndFullBatchesHeal) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  size_t num_dense = 0;
+  r->Read([&](const ServingReplica::View& v) {
+    num_dense = v.dense().num_params();
+  });
+  auto at = [&](uint64_t epoch, uint64_t base, uint64_t v, int n) {
+    DeltaBatch b = Uniform(v, n, num_dense);
+    b.epoch = epoch;
+    b.base_version = base;
+    b.created_unix_us = SystemClock::Default()->NowMicros();
+    return b;
+  };
+  Predictor p(r.get(), {});
+  auto degradation = [&] { return p.Degradation(p.StalenessMs()); };
+
+  ASSERT_TRUE(r->Apply(Full(at(7, 0, 1, 10), *r)).ok());
+  EXPECT_EQ(degradation(), "fresh");
+  ASSERT_TRUE(r->Apply(at(7, 1, 2, 10)).ok());
+  // 3 arrived although its send reported an error; 4 builds on 2 as well
+  // and follows 3 all the same.
+  ASSERT_TRUE(r->Apply(at(7, 2, 3, 10)).ok());
+  ASSERT_TRUE(r->Apply(at(7, 2, 4, 10)).ok());
+  EXPECT_EQ(r->Apply(at(7, 2, 4, 10)).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r->Apply(at(7, 1, 3, 10)).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r->Apply(Full(at(7, 0, 4, 10), *r)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r->Apply(at(6, 0, 9, 10)).code(),
+            absl::StatusCode::kFailedPrecondition);  // an older publisher
+  EXPECT_EQ(r->Apply(at(7, 4, 4, 10)).code(),
+            absl::StatusCode::kInvalidArgument);  // base not below version
+  EXPECT_EQ(r->status().duplicates, 3);
+  EXPECT_EQ(r->status().version, 4u);
+  EXPECT_FALSE(r->status().gap_open);
+
+  // 5 never arrives; 6 builds on it.
+  absl::Status gap = r->Apply(at(7, 5, 6, 12));
+  EXPECT_TRUE(IsSyncGap(gap)) << gap;
+  EXPECT_TRUE(r->sync_gap());
+  EXPECT_TRUE(r->status().gap_open);
+  EXPECT_EQ(degradation(), "stale");
+  EXPECT_TRUE(IsSyncGap(r->Apply(at(7, 6, 7, 12))));
+  EXPECT_TRUE(IsSyncGap(r->Apply(at(8, 0, 1, 12))));  // a new epoch's delta
+  EXPECT_EQ(r->status().version_gaps, 1);  // one gap, however many batches
+  r->Read([&](const ServingReplica::View& v) {
+    EXPECT_EQ(v.version(), 4u);
+    float row[8];
+    EXPECT_FALSE(v.table(0).Lookup(11, row));  // nothing of 6 or 7 applied
+    ASSERT_TRUE(v.table(0).Lookup(3, row));
+    EXPECT_EQ(row[0], 4.0f);
+  });
+
+  // A full batch of keys [0, 5) heals; keys 5..9 are gone, on both copies.
+  ASSERT_TRUE(r->Apply(Full(at(7, 5, 8, 5), *r)).ok());
+  EXPECT_FALSE(r->sync_gap());
+  EXPECT_FALSE(r->status().gap_open);
+  EXPECT_EQ(degradation(), "fresh");
+  EXPECT_EQ(r->table_rows(0), 5);
+  ASSERT_TRUE(r->Apply(at(7, 8, 9, 0)).ok());  // switches to the other copy
+  EXPECT_EQ(r->table_rows(0), 5);
+  r->Read([&](const ServingReplica::View& v) {
+    float row[8];
+    EXPECT_FALSE(v.table(0).Lookup(7, row));
+    ASSERT_TRUE(v.table(0).Lookup(4, row));
+    EXPECT_EQ(row[0], 8.0f);
+  });
+
+  // A new publisher's full batch takes over; the old one is dropped after.
+  ASSERT_TRUE(r->Apply(Full(at(9, 0, 1, 3), *r)).ok());
+  EXPECT_EQ(r->status().epoch, 9u);
+  EXPECT_EQ(r->table_rows(0), 3);
+  EXPECT_EQ(r->Apply(at(7, 9, 10, 10)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A full batch must list every table.
+  DeltaBatch partial = at(9, 1, 2, 3);
+  partial.full = true;
+  EXPECT_EQ(r->Apply(partial).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->status().full_batches, 3);
 }
 
 // Appliers rewrite every row and the dense part with the version number while

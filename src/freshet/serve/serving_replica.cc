@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
 
@@ -23,33 +24,42 @@ ServingReplica::ServingReplica(std::shared_ptr<const Schema> schema,
 
 ServingReplica::~ServingReplica() {
   {
-    std::lock_guard<std::mutex> lock(catchup_mu_);
+    MutexLock lock(&catchup_mu_);
     catchup_stop_ = true;
   }
-  catchup_cv_.notify_all();
+  catchup_cv_.SignalAll();
   catchup_thread_.join();
 }
 
 void ServingReplica::CatchUpLoop() {
-  std::unique_lock<std::mutex> lock(catchup_mu_);
   while (true) {
-    catchup_cv_.wait(
-        lock, [this] { return catchup_stop_ || catchup_batch_ != nullptr; });
-    if (catchup_batch_ == nullptr) return;  // stopping, nothing pending
-    const int copy = catchup_copy_;
-    lock.unlock();
+    const DeltaBatch* batch;
+    const std::vector<int>* tables;
+    int copy;
+    {
+      MutexLock lock(&catchup_mu_);
+      catchup_cv_.Wait([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(catchup_mu_) {
+        return catchup_stop_ || catchup_batch_ != nullptr;
+      });
+      if (catchup_batch_ == nullptr) return;  // stopping, nothing pending
+      // Apply() does not touch these until the batch is reset below.
+      batch = catchup_batch_.get();
+      tables = &catchup_tables_;
+      copy = catchup_copy_;
+    }
     WaitForReaders(copy);
-    ApplyTo(*catchup_batch_, catchup_tables_, &copies_[copy], nullptr,
-            &catchup_plans_);
-    lock.lock();
+    ApplyTo(*batch, *tables, &copies_[copy], nullptr, &catchup_plans_);
+    MutexLock lock(&catchup_mu_);
     catchup_batch_.reset();
-    catchup_cv_.notify_all();
+    catchup_cv_.SignalAll();
   }
 }
 
 void ServingReplica::WaitForCatchUp() const {
-  std::unique_lock<std::mutex> lock(catchup_mu_);
-  catchup_cv_.wait(lock, [this] { return catchup_batch_ == nullptr; });
+  MutexLock lock(&catchup_mu_);
+  catchup_cv_.Wait([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(catchup_mu_) {
+    return catchup_batch_ == nullptr;
+  });
 }
 
 absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
@@ -131,10 +141,40 @@ void ServingReplica::ApplyTo(
   copy->created_unix_us = batch.created_unix_us;
 }
 
+absl::Status ServingReplica::CheckOrder(const DeltaBatch& batch) const {
+  const uint64_t c = copies_[active_.load()].version;
+  if (batch.epoch < epoch_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "delta batch of epoch ", batch.epoch, " dropped: the replica follows ",
+        "epoch ", epoch_, " (a newer publisher)"));
+  }
+  if (batch.epoch == epoch_ && batch.version <= c) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "delta batch version ", batch.version,
+        " is not above the applied version ", c, " (a duplicate)"));
+  }
+  if (batch.full) return absl::OkStatus();
+  if (batch.epoch > epoch_) {
+    return SyncGapError(absl::StrCat(
+        "delta batch of a new epoch ", batch.epoch, " (the replica has epoch ",
+        epoch_, " version ", c, "): serving stays at version ", c,
+        ", flagged stale, until a full batch arrives"));
+  }
+  if (batch.base_version > c) {
+    return SyncGapError(absl::StrCat(
+        "delta batch version ", batch.version, " builds on version ",
+        batch.base_version, ", the replica has ", c,
+        ": a batch is missing; serving stays at version ", c,
+        ", flagged stale, until a full batch arrives"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
   auto reject = [this](absl::Status s) {
-    absl::MutexLock lock(&status_mu_);
+    MutexLock lock(&status_mu_);
     ++status_.rejected;
+    if (IsDuplicateBatch(s)) ++status_.duplicates;
     return s;
   };
   if (batch.shard != shard_) {
@@ -142,9 +182,15 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
         absl::StrCat("delta batch of shard ", batch.shard,
                      " sent to replica of shard ", shard_)));
   }
+  if (batch.base_version >= batch.version) {
+    return reject(absl::InvalidArgumentError(
+        absl::StrCat("delta batch version ", batch.version,
+                     " is not above its base version ", batch.base_version)));
+  }
   // Validate everything first, so a bad batch changes nothing.
   std::vector<int> table_of;
   table_of.reserve(batch.tables.size());
+  std::vector<bool> listed(copies_[0].tables.size(), false);
   for (const DeltaTable& t : batch.tables) {
     auto it = table_index_.find(t.name);
     if (it == table_index_.end()) {
@@ -160,49 +206,78 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
                        " weights, serving dim ", table.dim())));
     }
     table_of.push_back(it->second);
+    listed[it->second] = true;
   }
   if (batch.has_dense && batch.dense.size() != copies_[0].dense->num_params()) {
     return reject(absl::InvalidArgumentError(absl::StrCat(
         "delta batch: ", batch.dense.size(),
         " dense parameters, the model has ", copies_[0].dense->num_params())));
   }
+  if (batch.full) {
+    for (size_t i = 0; i < listed.size(); ++i) {
+      if (!listed[i]) {
+        return reject(absl::InvalidArgumentError(
+            absl::StrCat("full delta batch without table '",
+                         copies_[0].tables[i]->name(), "'")));
+      }
+    }
+  }
 
-  absl::MutexLock apply_lock(&apply_mu_);
-  const int old = active_.load();
-  const uint64_t previous = copies_[old].version;
-  if (batch.version <= previous) {
-    return reject(absl::FailedPreconditionError(
-        absl::StrCat("delta batch version ", batch.version,
-                     " is not above the applied version ", previous)));
+  MutexLock apply_lock(&apply_mu_);
+  if (absl::Status order = CheckOrder(batch); !order.ok()) {
+    if (IsSyncGap(order) && !gap_open_.exchange(true)) {
+      MutexLock lock(&status_mu_);
+      ++status_.version_gaps;
+      status_.gap_open = true;
+    }
+    return reject(std::move(order));
   }
   const double t0 = MonotonicSeconds();
+  const int old = active_.load();
   const int next = 1 - old;
   WaitForCatchUp();      // `next` has every batch before this one
   WaitForReaders(next);  // stragglers from before the previous switch
-  ApplyTo(batch, table_of, &copies_[next], &spare_plans_, nullptr);
+  // The catch-up thread applies the same batch to the other copy later.
+  auto applied = std::make_unique<DeltaBatch>(batch);
+  if (batch.full) {
+    // The keys the replica has and the full batch lacks become deletions,
+    // so that both copies then hold exactly the batch's rows.
+    for (size_t i = 0; i < applied->tables.size(); ++i) {
+      DeltaTable& t = applied->tables[i];
+      const absl::flat_hash_set<uint64_t> keep(t.keys.begin(), t.keys.end());
+      copies_[next].tables[table_of[i]]->ForEachKey([&](uint64_t key) {
+        if (!keep.contains(key)) t.deleted_keys.push_back(key);
+      });
+    }
+  }
+  ApplyTo(*applied, table_of, &copies_[next], &spare_plans_, nullptr);
   active_.store(next);
   const double visible_s = MonotonicSeconds() - t0;
   const int64_t now = clock_->NowMicros();
+  epoch_ = batch.epoch;
+  gap_open_.store(false);
   {
-    std::lock_guard<std::mutex> lock(catchup_mu_);
-    catchup_batch_ = std::make_unique<DeltaBatch>(batch);
+    MutexLock lock(&catchup_mu_);
+    catchup_batch_ = std::move(applied);
     catchup_tables_ = std::move(table_of);
     catchup_plans_.swap(spare_plans_);
     catchup_copy_ = old;
   }
-  catchup_cv_.notify_all();
+  catchup_cv_.SignalAll();
 
   if (batch.oldest_update_unix_us > 0) {
     freshness_.Record(std::max<int64_t>(0, now - batch.oldest_update_unix_us) /
                       1e6);
   }
-  absl::MutexLock lock(&status_mu_);
+  MutexLock lock(&status_mu_);
   status_.version = batch.version;
+  status_.epoch = batch.epoch;
+  status_.gap_open = false;
   status_.applied_unix_us = now;
   status_.created_unix_us = batch.created_unix_us;
   status_.examples = batch.examples;
   ++status_.batches;
-  if (batch.version != previous + 1) ++status_.version_gaps;
+  if (batch.full) ++status_.full_batches;
   status_.bytes_received += EncodedDeltaBatchSize(batch);
   status_.rows_applied += batch.num_rows();
   status_.deletes_applied += batch.num_deleted();
@@ -215,7 +290,7 @@ absl::Status ServingReplica::Apply(const DeltaBatch& batch) {
 absl::Status ServingReplica::ApplyEncoded(std::string_view bytes) {
   absl::StatusOr<DeltaBatch> batch = DecodeDeltaBatch(bytes);
   if (!batch.ok()) {
-    absl::MutexLock lock(&status_mu_);
+    MutexLock lock(&status_mu_);
     ++status_.rejected;
     return batch.status();
   }
@@ -223,7 +298,7 @@ absl::Status ServingReplica::ApplyEncoded(std::string_view bytes) {
 }
 
 ReplicaStatus ServingReplica::status() const {
-  absl::MutexLock lock(&status_mu_);
+  MutexLock lock(&status_mu_);
   return status_;
 }
 
@@ -235,7 +310,7 @@ int64_t ServingReplica::table_rows(int i) const {
 
 int64_t ServingReplica::table_bytes(int i) const {
   // The applier may be resizing the inactive copy; hold it off.
-  absl::MutexLock lock(&apply_mu_);
+  MutexLock lock(&apply_mu_);
   WaitForCatchUp();
   return copies_[0].tables[i]->bytes() + copies_[1].tables[i]->bytes();
 }

@@ -16,20 +16,31 @@
 // that copy as well. A request therefore sees either all of version v of the
 // shard or none of it, never a torn row, and a large batch never stalls
 // requests. The price is twice the serving memory and twice the apply work
-// (the second half after the batch is visible). Versions are monotonic: a
-// batch whose version is not above the current one is refused
-// (FailedPrecondition) and changes nothing; a gap in versions is applied and
-// counted (version_gaps), since the rows it carries are still the newest.
+// (the second half after the batch is visible).
+//
+// Ordering (docs/sync_format.md). A replica at version c of epoch e applies
+// a batch of epoch e built on base_version b with version v iff
+// b <= c < v: the batch holds every change since b, so also every change
+// since c. It refuses, changing nothing:
+//   * a batch of an older epoch (a publisher that was replaced):
+//     FailedPrecondition;
+//   * a duplicate or older batch, c >= v: AlreadyExists (the replica has it);
+//   * a gap, c < b, or a delta of a newer epoch: SyncGapError (OutOfRange).
+//     Rows changed only in the missing batches would be missing, so nothing
+//     of it is applied: the replica keeps serving version c, reports the gap
+//     open (status().gap_open, sync_gap(); the predictor then says "stale")
+//     and waits to be healed.
+// A full batch heals: it applies over any version below its own (of its
+// epoch or a newer one), and the replica then holds exactly its rows: keys it
+// had and the full batch lacks are deleted. Any batch applied closes the gap.
 //
 // Thread-safe: any number of readers and appliers at once.
 #ifndef FRESHET_SERVE_SERVING_REPLICA_H_
 #define FRESHET_SERVE_SERVING_REPLICA_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -37,15 +48,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
+#include "freshet/base/mutex.h"
 #include "freshet/data/schema.h"
 #include "freshet/model/model.h"
 #include "freshet/serve/histogram.h"
 #include "freshet/serve/serving_table.h"
 #include "freshet/sync/delta_batch.h"
-#include "freshet/sync/sync_publisher.h"
+#include "freshet/sync/delta_sink.h"
 #include "freshet/train/rec_model.h"
 
 namespace freshet {
@@ -60,10 +71,14 @@ struct ReplicaStatus {
   int64_t applied_unix_us = 0;  // when the last batch was applied
   int64_t created_unix_us = 0;  // when the last batch was cut
   int64_t examples = 0;         // training examples behind the last batch
+  uint64_t epoch = 0;           // of the last applied batch
   int64_t batches = 0;          // applied
-  int64_t rejected = 0;         // refused (stale version, bad batch)
-  int64_t version_gaps = 0;
-  int64_t rows_applied = 0;  // rows upserted, over all batches
+  int64_t full_batches = 0;     // of which full
+  int64_t rejected = 0;         // refused (gap, duplicate, old epoch, bad)
+  int64_t duplicates = 0;       // of which duplicates or older versions
+  int64_t version_gaps = 0;     // gaps detected (each counted once)
+  bool gap_open = false;        // a gap seen and not healed yet
+  int64_t rows_applied = 0;     // rows upserted, over all batches
   int64_t deletes_applied = 0;
   int64_t bytes_received = 0;  // byte-form size of the batches applied
   double last_apply_s = 0;  // from the start of the apply to it being visible
@@ -107,8 +122,9 @@ class ServingReplica {
   ~ServingReplica();
 
   // Applies one batch atomically (see above). InvalidArgument for a batch of
-  // another shard, an unknown table or mismatched sizes; FailedPrecondition
-  // for a version not above the current one.
+  // another shard, an unknown table, mismatched sizes, a base_version not
+  // below its version or a full batch that lacks a table; for the ordering
+  // answers (gap, duplicate, old epoch) see above.
   absl::Status Apply(const DeltaBatch& batch);
   // Decodes (outside the lock) and applies.
   absl::Status ApplyEncoded(std::string_view bytes);
@@ -137,6 +153,9 @@ class ServingReplica {
   const Clock& clock() const { return *clock_; }
 
   ReplicaStatus status() const;
+  // Whether a gap is open (see above): what is served is a consistent but
+  // old version. Cheap enough for every request.
+  bool sync_gap() const { return gap_open_.load(std::memory_order_relaxed); }
   // Rows and bytes of table i in the active copy (bytes: of both copies).
   int64_t table_rows(int i) const;
   int64_t table_bytes(int i) const;
@@ -153,6 +172,10 @@ class ServingReplica {
   void CatchUpLoop();
   // Blocks until the catch-up thread has brought the inactive copy level.
   void WaitForCatchUp() const;
+  // The answer to a batch of `batch`'s ordering against the applied state:
+  // OK to apply, or why not (see above).
+  absl::Status CheckOrder(const DeltaBatch& batch) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   // Applies `batch` to `copy`. With `record`, notes each table's upsert
   // plan; with `replay`, replays such plans recorded on the other copy (see
   // ServingTable::Replay).
@@ -168,20 +191,24 @@ class ServingReplica {
   Copy copies_[2];
   std::atomic<int> active_{0};
   mutable std::atomic<int64_t> readers_[2];
-  mutable absl::Mutex apply_mu_;  // serialises Apply()
+  mutable Mutex apply_mu_;  // serialises Apply()
+  uint64_t epoch_ ABSL_GUARDED_BY(apply_mu_) = 0;
+  std::atomic<bool> gap_open_{false};
 
   // The batch the inactive copy still lacks, applied by catchup_thread_.
-  mutable std::mutex catchup_mu_;
-  mutable std::condition_variable catchup_cv_;
-  std::unique_ptr<DeltaBatch> catchup_batch_;
-  std::vector<int> catchup_tables_;
-  // Upsert plans of catchup_batch_ on the active copy, and a spare set.
+  // The copies themselves are not guarded by a lock (see above).
+  mutable Mutex catchup_mu_;
+  mutable CondVar catchup_cv_{&catchup_mu_};
+  std::unique_ptr<DeltaBatch> catchup_batch_ ABSL_GUARDED_BY(catchup_mu_);
+  std::vector<int> catchup_tables_ ABSL_GUARDED_BY(catchup_mu_);
+  // Upsert plans of catchup_batch_ on the active copy (read by the catch-up
+  // thread while it applies), and a spare set (Apply()'s).
   std::vector<ServingTable::UpsertPlan> catchup_plans_, spare_plans_;
-  int catchup_copy_ = 0;
-  bool catchup_stop_ = false;
+  int catchup_copy_ ABSL_GUARDED_BY(catchup_mu_) = 0;
+  bool catchup_stop_ ABSL_GUARDED_BY(catchup_mu_) = false;
   std::thread catchup_thread_;
 
-  mutable absl::Mutex status_mu_;
+  mutable Mutex status_mu_;
   ReplicaStatus status_ ABSL_GUARDED_BY(status_mu_);
   Histogram freshness_;
 };
@@ -189,7 +216,8 @@ class ServingReplica {
 // A DeltaSink that applies each batch to a replica in the sender's thread
 // (the embedded pipeline of `freshet run`). In process it takes the batch as
 // is (no encoding); with `via_bytes` it decodes the byte form instead, as a
-// remote replica would.
+// remote replica would. It answers with the replica's status, so a gap makes
+// the publisher's next batch full.
 class ReplicaSink final : public DeltaSink {
  public:
   explicit ReplicaSink(ServingReplica* replica, bool via_bytes = false)

@@ -67,6 +67,13 @@ class ServingTable {
   // Adds scale * row(key) to out[0, dim); a missing key adds nothing (0).
   void AddScaled(uint64_t key, float scale, float* out) const;
 
+  // Calls fn(key) for every key with a row, in no particular order.
+  // REQUIRES: fn does not change this table.
+  template <typename Fn>
+  void ForEachKey(Fn&& fn) const {
+    for (const auto& [key, slot] : index_) fn(key);
+  }
+
   int64_t size() const { return static_cast<int64_t>(index_.size()); }
   // Bytes held by the arena and the index.
   int64_t bytes() const;

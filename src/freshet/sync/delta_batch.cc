@@ -11,6 +11,8 @@ namespace freshet {
 namespace {
 
 constexpr char kMagic[4] = {'F', 'S', 'D', 'B'};
+constexpr uint32_t kFlagDense = 1u << 0;
+constexpr uint32_t kFlagFull = 1u << 1;
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -74,8 +76,9 @@ int64_t DeltaBatch::num_deleted() const {
 }
 
 int64_t EncodedDeltaBatchSize(const DeltaBatch& batch) {
-  // magic, format, shard, flags, version, created, oldest, examples, tables
-  int64_t size = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 4;
+  // magic, format, shard, flags, epoch, base, version, created, oldest,
+  // examples, tables
+  int64_t size = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 4;
   for (const DeltaTable& t : batch.tables) {
     const int64_t wbytes = t.precision == WeightPrecision::kFp16 ? 2 : 4;
     size += 2 + static_cast<int64_t>(t.name.size()) + 1 + 1 + 2 + 8 + 8 +
@@ -97,7 +100,10 @@ void EncodeDeltaBatch(const DeltaBatch& batch, std::string* out) {
   out->append(kMagic, 4);
   Put<uint32_t>(out, DeltaBatch::kFormatVersion);
   Put<uint32_t>(out, batch.shard);
-  Put<uint32_t>(out, batch.has_dense ? 1u : 0u);  // flags
+  Put<uint32_t>(
+      out, (batch.has_dense ? kFlagDense : 0u) | (batch.full ? kFlagFull : 0u));
+  Put<uint64_t>(out, batch.epoch);
+  Put<uint64_t>(out, batch.base_version);
   Put<uint64_t>(out, batch.version);
   Put<int64_t>(out, batch.created_unix_us);
   Put<int64_t>(out, batch.oldest_update_unix_us);
@@ -139,16 +145,29 @@ absl::StatusOr<DeltaBatch> DecodeDeltaBatch(std::string_view bytes) {
   DeltaBatch b;
   uint32_t format, flags, num_tables;
   if (!c.Get(&format)) return Truncated("header");
-  if (format != DeltaBatch::kFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat("delta batch: unknown format version ", format));
+  if (format != 1 && format != DeltaBatch::kFormatVersion) {
+    return absl::DataLossError(absl::StrCat(
+        "delta batch: unknown format version ", format,
+        " (this build reads 1 and ", DeltaBatch::kFormatVersion, ")"));
   }
-  if (!c.Get(&b.shard) || !c.Get(&flags) || !c.Get(&b.version) ||
-      !c.Get(&b.created_unix_us) || !c.Get(&b.oldest_update_unix_us) ||
-      !c.Get(&b.examples) || !c.Get(&num_tables)) {
+  if (!c.Get(&b.shard) || !c.Get(&flags)) return Truncated("header");
+  if (format >= 2 && (!c.Get(&b.epoch) || !c.Get(&b.base_version))) {
     return Truncated("header");
   }
-  b.has_dense = (flags & 1u) != 0;
+  if (!c.Get(&b.version) || !c.Get(&b.created_unix_us) ||
+      !c.Get(&b.oldest_update_unix_us) || !c.Get(&b.examples) ||
+      !c.Get(&num_tables)) {
+    return Truncated("header");
+  }
+  const uint32_t known = format == 1 ? kFlagDense : kFlagDense | kFlagFull;
+  if ((flags & ~known) != 0) {
+    return absl::DataLossError(
+        absl::StrCat("delta batch: unknown flags ", flags));
+  }
+  // Format 1 batches were consecutive: each built on the one before.
+  if (format == 1 && b.version > 0) b.base_version = b.version - 1;
+  b.has_dense = (flags & kFlagDense) != 0;
+  b.full = (flags & kFlagFull) != 0;
   for (uint32_t i = 0; i < num_tables; ++i) {
     DeltaTable t;
     uint16_t name_len, dim;

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "freshet/base/logging.h"
-#include "freshet/sync/fp16.h"
+#include "freshet/sync/delta_merge.h"
 
 namespace freshet {
 
@@ -13,9 +14,12 @@ SyncPublisher::SyncPublisher(RecModel* model, DeltaSink* sink,
     : model_(model),
       sink_(sink),
       options_(options),
-      clock_(options.clock != nullptr ? options.clock
-                                      : SystemClock::Default()) {
+      clock_(options.clock != nullptr ? options.clock : SystemClock::Default()),
+      epoch_(options.epoch != 0 ? options.epoch
+                                : static_cast<uint64_t>(std::max<int64_t>(
+                                      1, clock_->NowMicros()))) {
   absl::Span<const float> p = model_->dense().params();
+  MutexLock lock(&stage_mu_);
   staged_dense_.assign(p.begin(), p.end());
 }
 
@@ -27,35 +31,19 @@ void SyncPublisher::OnBatch(const RecModel& model, int64_t examples,
   const double age_s = MonotonicSeconds() - batch_start_s;
   const int64_t start_unix_us =
       clock_->NowMicros() - static_cast<int64_t>(age_s * 1e6);
-  std::lock_guard<std::mutex> lock(stage_mu_);
+  MutexLock lock(&stage_mu_);
   staged_dense_.assign(p.begin(), p.end());
   dense_changed_ = true;
   staged_examples_ = examples;
   if (oldest_pending_unix_us_ == 0) oldest_pending_unix_us_ = start_unix_us;
 }
 
-absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
-  std::lock_guard<std::mutex> publish_lock(publish_mu_);
-  const double t0 = MonotonicSeconds();
-  DeltaBatch batch;
-  batch.shard = options_.shard;
-  batch.version = ++version_;
-  {
-    // Take the stage before collecting rows: an update staged later may
-    // already be in this batch's rows but is stamped into the next batch,
-    // so freshness is never under-reported.
-    std::lock_guard<std::mutex> lock(stage_mu_);
-    batch.has_dense = dense_changed_;
-    if (dense_changed_) batch.dense = staged_dense_;
-    dense_changed_ = false;
-    batch.examples = staged_examples_;
-    batch.oldest_update_unix_us = oldest_pending_unix_us_;
-    oldest_pending_unix_us_ = 0;
-  }
+void SyncPublisher::CollectTables(DeltaBatch* batch) {
   DirtyBatch dirty;
   for (int i = 0; i < model_->num_tables(); ++i) {
     EmbeddingTable& table = model_->table(i);
     dirty.Clear();
+    // Taken for a full batch too: the rows read below include these.
     table.CollectDirty(DirtyKind::kSync, &dirty);
     DeltaTable t;
     t.name = table.spec().name;
@@ -63,13 +51,58 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     t.precision = table.spec().serving_precision == "fp16"
                       ? WeightPrecision::kFp16
                       : WeightPrecision::kFp32;
-    t.keys = std::move(dirty.keys);
-    t.weights = std::move(dirty.weights);
-    t.deleted_keys = std::move(dirty.deleted_keys);
-    dirty.keys.clear();
-    dirty.weights.clear();
-    dirty.deleted_keys.clear();
-    batch.tables.push_back(std::move(t));
+    if (batch->full) {
+      // Rows changed while this runs are dirty again and also come in the
+      // next batch; keys deleted meanwhile are in the next batch's deletions.
+      t.keys.reserve(static_cast<size_t>(table.size()));
+      t.weights.reserve(static_cast<size_t>(table.size()) * t.dim);
+      table.ForEachRow([&t](const RowView& row) {
+        t.keys.push_back(row.key);
+        t.weights.insert(t.weights.end(), row.weights.begin(),
+                         row.weights.end());
+      });
+    } else {
+      t.keys = std::move(dirty.keys);
+      t.weights = std::move(dirty.weights);
+      t.deleted_keys = std::move(dirty.deleted_keys);
+      dirty.keys.clear();
+      dirty.weights.clear();
+      dirty.deleted_keys.clear();
+    }
+    batch->tables.push_back(std::move(t));
+  }
+}
+
+absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
+  MutexLock publish_lock(&publish_mu_);
+  const double t0 = MonotonicSeconds();
+  DeltaBatch batch;
+  batch.shard = options_.shard;
+  batch.epoch = epoch_;
+  batch.version = ++version_;
+  batch.base_version = acked_version_;
+  const bool requested = full_requested_.exchange(false);
+  batch.full =
+      full_next_ || requested ||
+      (options_.full_every > 0 &&
+       batch.version % static_cast<uint64_t>(options_.full_every) == 0);
+  {
+    // Take the stage before collecting rows: an update staged later may
+    // already be in this batch's rows but is stamped into the next batch,
+    // so freshness is never under-reported.
+    MutexLock lock(&stage_mu_);
+    batch.has_dense = dense_changed_ || batch.full;
+    if (batch.has_dense) batch.dense = staged_dense_;
+    dense_changed_ = false;
+    batch.examples = staged_examples_;
+    batch.oldest_update_unix_us = oldest_pending_unix_us_;
+    oldest_pending_unix_us_ = 0;
+  }
+  CollectTables(&batch);
+  // What the sink has not taken yet rides along (only after a failure).
+  if (pending_ != nullptr) {
+    MergeOlderInto(std::move(*pending_), &batch);
+    pending_.reset();
   }
   const double t_collected = MonotonicSeconds();
   batch.created_unix_us = clock_->NowMicros();
@@ -84,16 +117,35 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     status = sink_->Send({}, batch);
   }
   const double t1 = MonotonicSeconds();
+  const bool acked = status.ok() || IsDuplicateBatch(status);
+  const bool gap = IsSyncGap(status);
+  const uint64_t version = batch.version;
+  const int64_t rows = batch.num_rows();
+  const int64_t deleted = batch.num_deleted();
+  const bool full = batch.full;
+  if (acked) {
+    acked_version_ = version;
+    full_next_ = false;
+  } else {
+    // The sink may or may not have applied it; either way the next batch
+    // carries all of it again, built on the same acknowledged version.
+    pending_ = std::make_unique<DeltaBatch>(std::move(batch));
+    if (gap) full_next_ = true;
+  }
   {
-    std::lock_guard<std::mutex> lock(stats_mu_);
+    MutexLock lock(&stats_mu_);
     ++stats_.batches;
-    if (!status.ok()) ++stats_.failed;
-    stats_.last_version = batch.version;
-    stats_.last_rows = batch.num_rows();
-    stats_.rows += stats_.last_rows;
-    stats_.deleted += batch.num_deleted();
+    if (!acked) ++stats_.failed;
+    if (gap) ++stats_.gaps;
+    if (full) ++stats_.full_batches;
+    stats_.last_version = version;
+    stats_.acked_version = acked_version_;
+    stats_.pending_rows = acked ? 0 : rows;
+    stats_.last_rows = rows;
+    stats_.rows += rows;
+    stats_.deleted += deleted;
     stats_.last_bytes = bytes;
-    stats_.bytes += stats_.last_bytes;
+    stats_.bytes += bytes;
     stats_.last_cut_seconds = t1 - t0;
     stats_.max_cut_seconds = std::max(stats_.max_cut_seconds, t1 - t0);
     stats_.total_cut_seconds += t1 - t0;
@@ -101,29 +153,34 @@ absl::StatusOr<uint64_t> SyncPublisher::PublishNow() {
     stats_.max_collect_seconds =
         std::max(stats_.max_collect_seconds, t_collected - t0);
   }
-  if (!status.ok()) {
-    FRESHET_LOG_WARN("sync: batch {} not delivered: {}", batch.version,
-                     status.ToString());
+  if (!acked) {
+    FRESHET_LOG_WARN(
+        "sync: batch {} not acknowledged ({}); its {} rows and {} deletions "
+        "ride in the next batch{}",
+        version, status.ToString(), rows, deleted,
+        gap ? ", which is full" : "");
     return status;
   }
-  return batch.version;
+  return version;
 }
 
 void SyncPublisher::Start() {
-  std::lock_guard<std::mutex> lock(loop_mu_);
+  MutexLock lock(&loop_mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] { Loop(); });
 }
 
 void SyncPublisher::Stop() {
+  std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     if (!thread_.joinable()) return;
     stopping_ = true;
+    thread = std::move(thread_);
   }
-  loop_cv_.notify_all();
-  thread_.join();
+  loop_cv_.SignalAll();
+  thread.join();
 }
 
 void SyncPublisher::Loop() {
@@ -131,12 +188,13 @@ void SyncPublisher::Loop() {
   auto next = std::chrono::steady_clock::now();
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(loop_mu_);
+      MutexLock lock(&loop_mu_);
       next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           interval);
       const auto now = std::chrono::steady_clock::now();
       if (next < now) next = now;  // fell behind: do not burst
-      loop_cv_.wait_until(lock, next, [this] { return stopping_; });
+      loop_cv_.WaitUntil(next, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                   loop_mu_) { return stopping_; });
       if (stopping_) break;
     }
     PublishNow().IgnoreError();  // logged and counted by PublishNow
@@ -145,7 +203,7 @@ void SyncPublisher::Loop() {
 }
 
 SyncStats SyncPublisher::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
+  MutexLock lock(&stats_mu_);
   return stats_;
 }
 
