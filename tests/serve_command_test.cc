@@ -289,7 +289,7 @@ TEST_F(ServeCommandTest, RefusesACheckpointThatDoesNotMatchTheConfig) {
                         " --http-port 0");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("does not match"));
-  EXPECT_THAT(r.output, HasSubstr("dim 8, the config's model 16"));
+  EXPECT_THAT(r.output, HasSubstr("dim 8, the config's model (deepfm) has 16"));
 
   // Another model: lr has only the wide tables.
   r = RunFreshet("serve " + ConfigArgs() + " --set model.type=lr" +

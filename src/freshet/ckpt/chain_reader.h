@@ -1,9 +1,8 @@
 // Reading the newest good chain of a checkpoint directory without a model.
 //
 // RestoreCheckpoint() (checkpoint.h) needs a RecModel built from the job's
-// config. The chain reader does not: it picks the same chain (the newest
-// full checkpoint that verifies, then its incrementals in id order, up to the
-// first one that is damaged or does not follow on) and merges it into plain
+// config. The chain reader does not: it picks the same chain
+// (ChooseNewestGoodChain(), chain_choice.h) and merges it into plain
 // per-table rows and the dense part, which tools can inspect, hash or hand
 // to a serving replica. Within the chain, an incremental's deleted keys are
 // applied before its rows, and a later row replaces an earlier one.
@@ -27,8 +26,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "freshet/ckpt/chain_choice.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/manifest.h"
+#include "freshet/ckpt/parameter_shape.h"
 
 namespace freshet {
 
@@ -82,24 +83,9 @@ struct CheckpointChain {
 
   // The table named `name`, or nullptr.
   const ChainTable* FindTable(const std::string& name) const;
+  // The model shape the chain holds, for CheckParameterShape().
+  ParameterShape shape() const;
 };
-
-// Which checkpoints of `list` (ListCheckpoints() order) form the newest good
-// chain, by RestoreCheckpoint()'s rule.
-struct ChainChoice {
-  std::vector<size_t> chain;  // indices into the list, full first; empty
-                              // when no full checkpoint is good
-  // The checkpoints newer than the chain's last one, by increasing id, each
-  // with why it is not used.
-  std::vector<std::pair<size_t, std::string>> skipped;
-};
-
-// Picks the newest good chain of `list`. `verify` checks one checkpoint
-// (VerifyCheckpoint(), or a cached result of it); it is called only for the
-// checkpoints the choice depends on.
-ChainChoice ChooseNewestGoodChain(
-    const std::vector<CheckpointInfo>& list,
-    const std::function<absl::Status(const CheckpointInfo&)>& verify);
 
 // What VerifyCheckpoint() said of the checkpoints of one folder, for a
 // caller that reads its chain again and again (`freshet serve` following

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <thread>
 
@@ -17,6 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
+#include "freshet/ckpt/chain_choice.h"
+#include "freshet/ckpt/parameter_shape.h"
 
 namespace freshet {
 
@@ -316,14 +317,28 @@ absl::StatusOr<std::vector<OpenShard>> OpenShards(const CheckpointInfo& c) {
   return out;
 }
 
-// Checks that the checkpoint's files are exactly the model's tables (by name,
-// dim and state floats) and dense sizes. Returns for each table of the model
-// the index of its shard in `shards`, and the dense shard's index last.
+// The shape of `model`, as CheckParameterShape() compares it.
+ParameterShape ShapeOf(const RecModel& model) {
+  ParameterShape shape;
+  for (int t = 0; t < model.num_tables(); ++t) {
+    const EmbeddingTable& table = model.table(t);
+    shape.tables.push_back(
+        {table.spec().name, table.dim(), table.state_floats()});
+  }
+  shape.dense_params = static_cast<int64_t>(model.dense().num_params());
+  shape.dense_state =
+      static_cast<int64_t>(model.dense_optimizer().state().size());
+  return shape;
+}
+
+// Checks that the checkpoint's files fit the model (CheckParameterShape()).
+// Returns for each table of the model the index of its shard in `shards`,
+// and the dense shard's index last.
 absl::StatusOr<std::vector<int>> MatchModel(
     const CheckpointInfo& c, const std::vector<OpenShard>& shards,
     const RecModel& model) {
   std::vector<int> index(model.num_tables() + 1, -1);
-  int tables = 0;
+  ParameterShape shape;
   for (size_t s = 0; s < shards.size(); ++s) {
     const ShardHeader& h = shards[s].reader->header();
     if (h.type == ShardFileType::kDense) {
@@ -331,48 +346,23 @@ absl::StatusOr<std::vector<int>> MatchModel(
         return absl::FailedPreconditionError(
             absl::StrCat(c.path, ": two dense files"));
       }
-      if (h.num_params != model.dense().num_params() ||
-          h.num_state != model.dense_optimizer().state().size()) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "%s: dense part of %d parameters and %d optimizer floats, the "
-            "model has %d and %d",
-            c.path, h.num_params, h.num_state, model.dense().num_params(),
-            model.dense_optimizer().state().size()));
-      }
+      shape.dense_params = static_cast<int64_t>(h.num_params);
+      shape.dense_state = static_cast<int64_t>(h.num_state);
       index.back() = static_cast<int>(s);
       continue;
     }
-    ++tables;
-    int t = 0;
-    while (t < model.num_tables() && model.table(t).spec().name != h.name) ++t;
-    if (t == model.num_tables()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(c.path, ": table \"", h.name, "\" is not in the model"));
-    }
-    if (h.dim != static_cast<uint32_t>(model.table(t).dim()) ||
-        h.state_floats !=
-            static_cast<uint32_t>(model.table(t).state_floats())) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s: table \"%s\" has dim %d and %d state floats, the model's %d "
-          "and %d",
-          c.path, h.name, h.dim, h.state_floats, model.table(t).dim(),
-          model.table(t).state_floats()));
-    }
-    index[t] = static_cast<int>(s);
-  }
-  for (int t = 0; t <= model.num_tables(); ++t) {
-    if (index[t] < 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          c.path, ": no file for ",
-          t < model.num_tables()
-              ? absl::StrCat("table \"", model.table(t).spec().name, "\"")
-              : std::string("the dense part")));
+    shape.tables.push_back(
+        {h.name, static_cast<int>(h.dim), static_cast<int>(h.state_floats)});
+    for (int t = 0; t < model.num_tables(); ++t) {
+      if (model.table(t).spec().name == h.name) index[t] = static_cast<int>(s);
     }
   }
-  if (tables != model.num_tables()) {
+  if (index.back() < 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat(c.path, ": a table appears twice"));
+        absl::StrCat(c.path, ": no file for the dense part"));
   }
+  RETURN_IF_ERROR(
+      CheckParameterShape(shape, ShapeOf(model), c.path, "the model"));
   return index;
 }
 
@@ -577,67 +567,27 @@ absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
   if (list.empty()) {
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
   }
-  // Why each checkpoint newer than the chain finally used was skipped; logged
-  // once each, in id order.
-  std::map<size_t, std::string> skipped;
-  auto log_skipped = [&](size_t from) {
-    for (size_t k = from; k < list.size(); ++k) {
-      auto it = skipped.find(k);
-      FRESHET_LOG_WARN("checkpoint {} skipped: {}", list[k].path,
-                       it != skipped.end()
-                           ? it->second
-                           : std::string("its chain is broken"));
-    }
-  };
-  for (size_t i = list.size(); i-- > 0;) {
-    const CheckpointInfo& full = list[i];
-    if (!full.manifest_status.ok()) {
-      skipped[i] = std::string(full.manifest_status.message());
-      continue;
-    }
-    if (full.manifest.kind != CheckpointKind::kFull) continue;
-    absl::Status st = VerifyCheckpoint(full.path);
-    if (!st.ok()) {
-      skipped[i] = std::string(st.message());
-      continue;
-    }
-    // The chain: incrementals after `full`, each following on the previous,
-    // up to the first that is damaged or out of line.
-    std::vector<const CheckpointInfo*> chain = {&full};
-    for (size_t j = i + 1; j < list.size(); ++j) {
-      const CheckpointInfo& c = list[j];
-      if (skipped.count(j)) break;
-      if (c.manifest.kind != CheckpointKind::kIncremental ||
-          c.manifest.parent_id != full.id ||
-          c.manifest.previous_id != chain.back()->id) {
-        skipped[j] = absl::StrFormat(
-            "does not follow checkpoint %d (parent %d, previous %d)",
-            chain.back()->id, c.manifest.parent_id, c.manifest.previous_id);
-        break;
-      }
-      st = VerifyCheckpoint(c.path);
-      if (!st.ok()) {
-        skipped[j] = std::string(st.message());
-        break;
-      }
-      chain.push_back(&c);
-    }
-    log_skipped(i + chain.size());
-    for (const CheckpointInfo* c : chain) {
-      RETURN_IF_ERROR(ApplyCheckpoint(*c, model));
-    }
-    DirtyBatch discard;
-    for (int t = 0; t < model->num_tables(); ++t) {
-      model->table(t).CollectDirty(DirtyKind::kCheckpoint, &discard);
-      discard.Clear();
-    }
-    FRESHET_LOG_INFO("restored checkpoint {} ({} checkpoints in its chain)",
-                     chain.back()->path, chain.size());
-    return chain.back()->manifest;
+  ChainChoice choice = ChooseNewestGoodChain(
+      list, [](const CheckpointInfo& c) { return VerifyCheckpoint(c.path); });
+  for (const auto& [index, why] : choice.skipped) {
+    FRESHET_LOG_WARN("checkpoint {} skipped: {}", list[index].path, why);
   }
-  log_skipped(0);
-  return absl::DataLossError(
-      absl::StrCat(dir, ": no good full checkpoint to restore"));
+  if (choice.chain.empty()) {
+    return absl::DataLossError(
+        absl::StrCat(dir, ": no good full checkpoint to restore"));
+  }
+  for (size_t index : choice.chain) {
+    RETURN_IF_ERROR(ApplyCheckpoint(list[index], model));
+  }
+  DirtyBatch discard;
+  for (int t = 0; t < model->num_tables(); ++t) {
+    model->table(t).CollectDirty(DirtyKind::kCheckpoint, &discard);
+    discard.Clear();
+  }
+  const CheckpointInfo& last = list[choice.chain.back()];
+  FRESHET_LOG_INFO("restored checkpoint {} ({} checkpoints in its chain)",
+                   last.path, choice.chain.size());
+  return last.manifest;
 }
 
 absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full) {

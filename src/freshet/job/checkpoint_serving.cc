@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/ckpt/checkpoint.h"
+#include "freshet/ckpt/parameter_shape.h"
 #include "freshet/data/schema.h"
 #include "freshet/job/http_options.h"
 #include "freshet/sync/delta_batch.h"
@@ -17,47 +18,22 @@
 namespace freshet {
 namespace {
 
-// Checks that the chain has exactly the replica's tables, with its dims, and
-// its number of dense parameters. The message says what differs.
+// Checks that the chain fits the replica (CheckParameterShape(); the replica
+// holds no optimizer state, so only dims and dense parameters count).
 absl::Status MatchReplica(const CheckpointChain& chain,
                           const ServingReplica& replica,
                           const std::string& model_type,
                           const std::string& where) {
-  std::vector<int> dims(replica.num_tables());
-  size_t dense_params = 0;
+  ParameterShape shape;
   replica.Read([&](const ServingReplica::View& v) {
-    for (int i = 0; i < replica.num_tables(); ++i) dims[i] = v.table(i).dim();
-    dense_params = v.dense().num_params();
+    for (int i = 0; i < replica.num_tables(); ++i) {
+      shape.tables.push_back({replica.table_name(i), v.table(i).dim()});
+    }
+    shape.dense_params = static_cast<int64_t>(v.dense().num_params());
   });
-  for (int i = 0; i < replica.num_tables(); ++i) {
-    const ChainTable* t = chain.FindTable(replica.table_name(i));
-    if (t == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(where, " has no table \"", replica.table_name(i),
-                       "\", which the config's model needs"));
-    }
-    if (t->dim() != dims[i]) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("%s: table \"%s\" has dim %d, the config's model %d",
-                          where, t->name(), t->dim(), dims[i]));
-    }
-  }
-  for (const ChainTable& t : chain.tables) {
-    bool known = false;
-    for (int i = 0; i < replica.num_tables() && !known; ++i) {
-      known = replica.table_name(i) == t.name();
-    }
-    if (!known) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          where, ": table \"", t.name(), "\" is not in the config's model"));
-    }
-  }
-  if (chain.dense_params.size() != dense_params) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: dense part of %d parameters, the config's model (%s) has %d",
-        where, chain.dense_params.size(), model_type, dense_params));
-  }
-  return absl::OkStatus();
+  return CheckParameterShape(
+      chain.shape(), shape, where,
+      absl::StrCat("the config's model (", model_type, ")"));
 }
 
 // The chain as one full delta batch of weights (the replica then holds
