@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "freshet/base/config.h"
+#include "freshet/data/data_test_util.h"
 #include "freshet/data/generator.h"
 #include "freshet/data/make_source.h"
 #include "freshet/data/record_parser.h"
@@ -33,20 +34,14 @@ using json = nlohmann::json;
 
 class ServingSkewTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("freshet_serving_skew_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_ / name;
     std::ofstream(path) << text;
     return path;
   }
 
-  fs::path dir_;
+  testing_util::TempDir temp_;
+  const fs::path dir_{temp_.path()};
 };
 
 // Trains `job` in process, publishes every row to a ServingReplica, and

@@ -27,6 +27,7 @@
 
 #include "freshet/base/config.h"
 #include "freshet/ckpt/checkpoint.h"
+#include "freshet/data/data_test_util.h"
 #include "freshet/data/generator.h"
 #include "freshet/data/record_parser.h"
 
@@ -40,10 +41,6 @@ using json = nlohmann::json;
 class JobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("freshet_job_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     data_ = (dir_ / "stream.tsv").string();
     ckpt_ = (dir_ / "ckpt").string();
     GeneratorOptions gen;
@@ -52,7 +49,6 @@ class JobTest : public ::testing::Test {
     gen.seed = 9;
     ASSERT_TRUE(GenerateToPath(gen, data_).ok());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   JobConfig Job(std::vector<std::string> overrides = {}) {
     overrides.insert(
@@ -82,7 +78,8 @@ class JobTest : public ::testing::Test {
     return json::parse(res->body);
   }
 
-  fs::path dir_;
+  testing_util::TempDir temp_;
+  const fs::path dir_{temp_.path()};
   std::string data_, ckpt_;
 };
 
