@@ -101,7 +101,7 @@ double Percentile(std::vector<double> v, double q) {
 
 // Gives the embedding tables (not the dim-1 wide tables) `rows` rows in
 // all, keys disjoint from the stream's.
-void Fill(RecModel& model, int64_t rows) {
+void Fill(LocalStore& model, int64_t rows) {
   std::vector<int> tables;
   for (int t = 0; t < model.num_tables(); ++t) {
     if (model.table(t).dim() > 1) tables.push_back(t);
@@ -167,7 +167,8 @@ int Main(int argc, char** argv) {
   topt.track_sync = false;
   topt.track_checkpoint = true;
   topt.progress_interval_s = 1e9;
-  topt.after_batch = [&](RecModel&, int64_t examples, double batch_start) {
+  topt.after_batch = [&](ParameterStore&, int64_t examples,
+                         double batch_start) {
     const int p = phase.load();
     double cut_ms = -1;
     if (p == 1 && !f.control) {
@@ -195,7 +196,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   trainer = t->get();
-  RecModel& model = trainer->model();
+  LocalStore& model = trainer->model();
   const double fill_start = MonotonicSeconds();
   Fill(model, f.rows);
   int64_t rows = 0;

@@ -126,9 +126,11 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
   // sync), the probes whose C1 row now exists have entered.
   EmbeddedJobOptions jopt;
   jopt.progress_interval_s = 1e9;
-  jopt.after_batch = [&](RecModel& m, int64_t, double start) {
+  LocalStore* store = nullptr;  // set before training starts
+  jopt.after_batch = [&](ParameterStore&, int64_t, double start) {
     int64_t next = num_entered.load(std::memory_order_relaxed);
-    while (next < num_probes && m.table(c1_table).Contains(probe_keys[next])) {
+    while (next < num_probes &&
+           store->table(c1_table).Contains(probe_keys[next])) {
       entered[next] = start;
       num_entered.store(++next, std::memory_order_release);
     }
@@ -139,7 +141,8 @@ void RunOnce(const Flags& f, double interval_ms, const std::string& data,
     std::exit(1);
   }
   EmbeddedJob& run = **embedded;
-  RecModel& model = run.trainer().model();
+  LocalStore& model = run.store();
+  store = &model;
   for (int i = 0; i < model.num_tables(); ++i) {
     if (model.table(i).spec().name == "C1") c1_table = i;
   }

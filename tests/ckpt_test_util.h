@@ -110,7 +110,9 @@ class CheckpointedModelTest : public ::testing::Test {
     opt.max_examples = 500;
     opt.track_checkpoint = true;
     int written = 0;
-    opt.after_batch = [&](RecModel& model, int64_t examples, double) {
+    Trainer* created = nullptr;
+    opt.after_batch = [&](ParameterStore&, int64_t examples, double) {
+      LocalStore& model = created->model();
       if (written == 0 && examples >= 150) {
         ASSERT_TRUE(
             WriteFullCheckpoint(ckpt_, model, {"cfg", "at-150", 3}).ok());
@@ -126,6 +128,7 @@ class CheckpointedModelTest : public ::testing::Test {
     };
     auto trainer = Trainer::Create(job_, opt);
     ASSERT_TRUE(trainer.ok()) << trainer.status();
+    created = trainer->get();
     ASSERT_TRUE((*trainer)->Run().ok());
     ASSERT_EQ(written, 2);
     trainer_ = *std::move(trainer);
@@ -137,7 +140,7 @@ class CheckpointedModelTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Erases `n` rows of each of the model's first three tables.
-  static void EraseSome(RecModel& m, size_t n) {
+  static void EraseSome(LocalStore& m, size_t n) {
     for (int t = 0; t < m.num_tables() && t < 3; ++t) {
       std::vector<uint64_t> keys;
       m.table(t).ForEachRow([&](const RowView& r) {
@@ -147,7 +150,7 @@ class CheckpointedModelTest : public ::testing::Test {
     }
   }
 
-  RecModel& model() { return trainer_->model(); }
+  LocalStore& model() { return trainer_->model(); }
   std::string CkptPath(uint64_t id) const {
     return (fs::path(ckpt_) / CheckpointDirName(id)).string();
   }

@@ -23,7 +23,7 @@
 #include "freshet/data/generator.h"
 #include "freshet/data/record_parser.h"
 #include "freshet/data/schema.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/local_store.h"
 #include "freshet/train/trainer.h"
 
 namespace freshet {
@@ -117,7 +117,7 @@ TEST_F(PredictCommandTest, ScoresEqualTheForwardPassOfTheCheckpointedModel) {
   ASSERT_TRUE(job.ok()) << job.status();
   auto schema = Schema::Compile(job->schema);
   ASSERT_TRUE(schema.ok()) << schema.status();
-  auto model = RecModel::Create(*job, *schema, 1);
+  auto model = LocalStore::Create(*job, *schema, 1);
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_TRUE(RestoreCheckpoint(ckpt_, model->get()).ok());
   EXPECT_EQ(ckpt_test::Hex(ModelDigest(**model)), digest);

@@ -163,7 +163,7 @@ TEST_F(ServeCommandTest, ServesTheCheckpointWithTheModelsOwnScores) {
   EXPECT_EQ(st["checkpoint"]["id"], 3);
   EXPECT_EQ(st["checkpoint"]["stream_position"], "at-500");
   EXPECT_EQ(st["checkpoint"]["chain"], json::array({1, 2, 3}));
-  EXPECT_EQ(st["checkpoint"]["rows"].get<int64_t>(), model().TotalRows());
+  EXPECT_EQ(st["checkpoint"]["rows"].get<int64_t>(), model().Stats().rows);
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("freshet_checkpoint_id 3\n"));
@@ -218,7 +218,8 @@ TEST_F(ServeCommandTest, FollowsTheFolderToANewerCheckpoint) {
   const json reloaded = status_of(client);
   EXPECT_EQ(reloaded["model_version"], 3);
   EXPECT_EQ(reloaded["checkpoint"]["chain"], json::array({1, 2, 3}));
-  EXPECT_EQ(reloaded["checkpoint"]["rows"].get<int64_t>(), model().TotalRows());
+  EXPECT_EQ(reloaded["checkpoint"]["rows"].get<int64_t>(),
+            model().Stats().rows);
   EXPECT_GT(reloaded["sync"]["deletes_applied"].get<int64_t>(), 0);
   EXPECT_THAT(
       ReadFile(dir_ / "live.err"),

@@ -149,11 +149,11 @@ int RunTrain(const TrainOptions& opt) {
   }
 
   const TrainerProgress p = t.trainer().Progress();
-  const uint64_t digest = ModelDigest(t.trainer().model());
+  const uint64_t digest = ModelDigest(t.store());
   // Forward + backward of the dense part: about three forward passes.
-  const double dense_gflops =
-      3.0 * t.trainer().model().dense().forward_flops_per_example() *
-      p.examples_per_sec / 1e9;
+  const double dense_gflops = 3.0 *
+                              t.store().dense().forward_flops_per_example() *
+                              p.examples_per_sec / 1e9;
   std::printf(
       "trained %s on %lld examples (%lld records, %lld malformed) in %.2f s: "
       "%.0f examples/s\n",

@@ -1,6 +1,6 @@
 // Reading the newest good chain of a checkpoint directory without a model.
 //
-// RestoreCheckpoint() (checkpoint.h) needs a RecModel built from the job's
+// RestoreCheckpoint() (checkpoint.h) needs a LocalStore built from the job's
 // config. The chain reader does not: it picks the same chain
 // (ChooseNewestGoodChain(), chain_choice.h) and merges it into plain
 // per-table rows and the dense part, which tools can inspect, hash or hand

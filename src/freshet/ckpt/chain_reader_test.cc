@@ -70,7 +70,7 @@ class ChainReaderTest : public ckpt_testing::TrainedModelTest {
 
   // Erases `n` rows of each of the model's first four tables; returns how
   // many.
-  static int EraseSome(RecModel& m, size_t n) {
+  static int EraseSome(LocalStore& m, size_t n) {
     int erased = 0;
     for (int t = 0; t < m.num_tables() && t < 4; ++t) {
       erased += static_cast<int>(TrainedModelTest::EraseSome(m, t, n).size());
@@ -81,7 +81,7 @@ class ChainReaderTest : public ckpt_testing::TrainedModelTest {
 
 TEST_F(ChainReaderTest, DigestOfFullPlusIncrementalsEqualsModelDigest) {
   int written = 0;
-  std::unique_ptr<Trainer> trainer = Train(500, [&](RecModel& model,
+  std::unique_ptr<Trainer> trainer = Train(500, [&](LocalStore& model,
                                                     int64_t examples, double) {
     if (written == 0 && examples >= 150) {
       ASSERT_TRUE(WriteFullCheckpoint(ckpt_, model, {"cfg", "150", 1}).ok());
@@ -94,7 +94,7 @@ TEST_F(ChainReaderTest, DigestOfFullPlusIncrementalsEqualsModelDigest) {
     }
   });
   ASSERT_EQ(written, 2);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   ASSERT_GT(EraseSome(live, 5), 0);
   auto m3 = WriteIncrementalCheckpoint(ckpt_, live, {"cfg", "500", 3});
   ASSERT_TRUE(m3.ok()) << m3.status();
@@ -153,7 +153,7 @@ TEST_F(ChainReaderTest, DigestOfFullPlusIncrementalsEqualsModelDigest) {
 
 TEST_F(ChainReaderTest, SkipsADamagedIncrementalAndNamesIt) {
   std::unique_ptr<Trainer> trainer = Train(300);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   ASSERT_TRUE(WriteFullCheckpoint(ckpt_, live, {"cfg", "a", 1}).ok());
   const uint64_t at_full = ModelDigest(live);
   EraseSome(live, 2);

@@ -176,7 +176,7 @@ absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w,
 absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
                         const CheckpointWriteOptions& options,
                         Manifest* manifest) {
-  RecModel& model = cut.model();
+  LocalStore& model = cut.model();
   Pacer pacer(options.max_bytes_per_s);
   for (int t = 0; t < model.num_tables(); ++t) {
     EmbeddingTable& table = model.table(t);
@@ -215,7 +215,8 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelCut>> ModelCut::Begin(
-    RecModel& model, CheckpointKind kind, const CheckpointMetadata& metadata) {
+    LocalStore& model, CheckpointKind kind,
+    const CheckpointMetadata& metadata) {
   const SnapshotScope scope = kind == CheckpointKind::kFull
                                   ? SnapshotScope::kAll
                                   : SnapshotScope::kChanged;
@@ -318,7 +319,7 @@ absl::StatusOr<std::vector<OpenShard>> OpenShards(const CheckpointInfo& c) {
 }
 
 // The shape of `model`, as CheckParameterShape() compares it.
-ParameterShape ShapeOf(const RecModel& model) {
+ParameterShape ShapeOf(const LocalStore& model) {
   ParameterShape shape;
   for (int t = 0; t < model.num_tables(); ++t) {
     const EmbeddingTable& table = model.table(t);
@@ -336,7 +337,7 @@ ParameterShape ShapeOf(const RecModel& model) {
 // and the dense shard's index last.
 absl::StatusOr<std::vector<int>> MatchModel(
     const CheckpointInfo& c, const std::vector<OpenShard>& shards,
-    const RecModel& model) {
+    const LocalStore& model) {
   std::vector<int> index(model.num_tables() + 1, -1);
   ParameterShape shape;
   for (size_t s = 0; s < shards.size(); ++s) {
@@ -400,7 +401,7 @@ absl::Status ApplyTableShard(ShardReader& r, EmbeddingTable& table) {
   });
 }
 
-absl::Status ApplyDenseShard(ShardReader& r, RecModel* model) {
+absl::Status ApplyDenseShard(ShardReader& r, LocalStore* model) {
   std::vector<float> params, state;
   params.reserve(r.header().num_params);
   state.reserve(r.header().num_state);
@@ -421,7 +422,7 @@ absl::Status ApplyDenseShard(ShardReader& r, RecModel* model) {
 }
 
 // Applies a checkpoint that verified: a full one replaces every row.
-absl::Status ApplyCheckpoint(const CheckpointInfo& c, RecModel* model) {
+absl::Status ApplyCheckpoint(const CheckpointInfo& c, LocalStore* model) {
   ASSIGN_OR_RETURN(std::vector<OpenShard> shards, OpenShards(c));
   ASSIGN_OR_RETURN(std::vector<int> index, MatchModel(c, shards, *model));
   for (int t = 0; t < model->num_tables(); ++t) {
@@ -451,16 +452,16 @@ absl::StatusOr<Manifest> WriteCut(const std::string& dir, ModelCut& cut,
 }
 
 absl::StatusOr<Manifest> WriteFullCheckpoint(
-    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
-    const CheckpointWriteOptions& options) {
+    const std::string& dir, LocalStore& model,
+    const CheckpointMetadata& metadata, const CheckpointWriteOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<ModelCut> cut,
                    ModelCut::Begin(model, CheckpointKind::kFull, metadata));
   return WriteCut(dir, *cut, options);
 }
 
 absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
-    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
-    const CheckpointWriteOptions& options) {
+    const std::string& dir, LocalStore& model,
+    const CheckpointMetadata& metadata, const CheckpointWriteOptions& options) {
   ASSIGN_OR_RETURN(
       std::unique_ptr<ModelCut> cut,
       ModelCut::Begin(model, CheckpointKind::kIncremental, metadata));
@@ -562,7 +563,7 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
 }
 
 absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
-                                           RecModel* model) {
+                                           LocalStore* model) {
   ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
   if (list.empty()) {
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));

@@ -1,4 +1,4 @@
-// Checkpoints of a RecModel in a directory: writing full and incremental
+// Checkpoints of a LocalStore in a directory: writing full and incremental
 // checkpoints, listing, verifying, restoring and retention.
 //
 // A checkpoint is a directory DIR/ckpt-<id>/ (id zero-padded to 10 digits,
@@ -42,7 +42,7 @@
 #include "absl/types/span.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/local_store.h"
 
 namespace freshet {
 
@@ -63,12 +63,13 @@ class ModelCut {
   // FailedPrecondition when a table has a snapshot open or (incremental)
   // does not track checkpoint changes.
   static absl::StatusOr<std::unique_ptr<ModelCut>> Begin(
-      RecModel& model, CheckpointKind kind, const CheckpointMetadata& metadata);
+      LocalStore& model, CheckpointKind kind,
+      const CheckpointMetadata& metadata);
   ~ModelCut();
   ModelCut(const ModelCut&) = delete;
   ModelCut& operator=(const ModelCut&) = delete;
 
-  RecModel& model() const { return *model_; }
+  LocalStore& model() const { return *model_; }
   CheckpointKind kind() const { return kind_; }
   const CheckpointMetadata& metadata() const { return metadata_; }
   absl::Span<const float> dense_params() const { return dense_params_; }
@@ -79,11 +80,11 @@ class ModelCut {
   void Abort();
 
  private:
-  ModelCut(RecModel& model, CheckpointKind kind,
+  ModelCut(LocalStore& model, CheckpointKind kind,
            const CheckpointMetadata& metadata)
       : model_(&model), kind_(kind), metadata_(metadata) {}
 
-  RecModel* model_;
+  LocalStore* model_;
   CheckpointKind kind_;
   CheckpointMetadata metadata_;
   std::vector<float> dense_params_;
@@ -105,14 +106,16 @@ std::string CheckpointDirName(uint64_t id);
 // Writes a full checkpoint of `model` into `dir` (created if absent) and
 // returns its manifest: ModelCut::Begin() then WriteCut().
 absl::StatusOr<Manifest> WriteFullCheckpoint(
-    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const std::string& dir, LocalStore& model,
+    const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options = {});
 
 // Writes the rows changed since the previous checkpoint of `model` into
 // `dir`. FailedPrecondition when `dir` holds no checkpoint yet (the first
 // one must be full) or when the newest one has an unreadable manifest.
 absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
-    const std::string& dir, RecModel& model, const CheckpointMetadata& metadata,
+    const std::string& dir, LocalStore& model,
+    const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options = {});
 
 // A published checkpoint directory.
@@ -147,7 +150,7 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir);
 // tables or dense sizes do not match the model (the model is not touched
 // then). Afterwards the model's checkpoint dirty bits are clear.
 absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
-                                           RecModel* model);
+                                           LocalStore* model);
 
 // Retention: keeps the newest `keep_full` full checkpoints (at least 1) and
 // every checkpoint after the oldest of them; deletes the older ones and

@@ -163,19 +163,19 @@ TEST(ManifestTest, RoundTripsAndDetectsEdits) {
 class CheckpointTest : public ckpt_testing::TrainedModelTest {
  protected:
   // An untrained model of the same job, with another dense seed.
-  std::unique_ptr<RecModel> Fresh(const JobConfig& job) {
+  std::unique_ptr<LocalStore> Fresh(const JobConfig& job) {
     auto schema = Schema::Compile(job.schema);
     EXPECT_TRUE(schema.ok()) << schema.status();
-    auto model = RecModel::Create(job, *schema, /*seed=*/999);
+    auto model = LocalStore::Create(job, *schema, /*seed=*/999);
     EXPECT_TRUE(model.ok()) << model.status();
     return *std::move(model);
   }
-  std::unique_ptr<RecModel> Fresh() { return Fresh(job_); }
+  std::unique_ptr<LocalStore> Fresh() { return Fresh(job_); }
 
   // What ModelDigest leaves out: each row's last update and value score, and
   // the dense optimizer's step count.
   static std::map<std::pair<std::string, uint64_t>, std::pair<int64_t, float>>
-  RowMeta(const RecModel& m) {
+  RowMeta(const LocalStore& m) {
     std::map<std::pair<std::string, uint64_t>, std::pair<int64_t, float>> out;
     for (int t = 0; t < m.num_tables(); ++t) {
       m.table(t).ForEachRow([&](const RowView& r) {
@@ -186,7 +186,7 @@ class CheckpointTest : public ckpt_testing::TrainedModelTest {
     return out;
   }
 
-  static int LargestTable(const RecModel& m) {
+  static int LargestTable(const LocalStore& m) {
     int best = 0;
     for (int t = 1; t < m.num_tables(); ++t) {
       if (m.table(t).size() > m.table(best).size()) best = t;
@@ -194,7 +194,7 @@ class CheckpointTest : public ckpt_testing::TrainedModelTest {
     return best;
   }
 
-  Manifest WriteFull(RecModel& m, const std::string& position,
+  Manifest WriteFull(LocalStore& m, const std::string& position,
                      size_t block_bytes = 1 << 20) {
     CheckpointWriteOptions opt;
     opt.shard.block_bytes = block_bytes;
@@ -202,7 +202,7 @@ class CheckpointTest : public ckpt_testing::TrainedModelTest {
     EXPECT_TRUE(man.ok()) << man.status();
     return man.ok() ? *man : Manifest{};
   }
-  Manifest WriteIncremental(RecModel& m, const std::string& position) {
+  Manifest WriteIncremental(LocalStore& m, const std::string& position) {
     auto man = WriteIncrementalCheckpoint(ckpt_, m, {"cfg-1", position, 6});
     EXPECT_TRUE(man.ok()) << man.status();
     return man.ok() ? *man : Manifest{};
@@ -211,8 +211,8 @@ class CheckpointTest : public ckpt_testing::TrainedModelTest {
 
 TEST_F(CheckpointTest, FullRoundTripRestoresTheTrainedModel) {
   std::unique_ptr<Trainer> trainer = Train(400);
-  RecModel& live = trainer->model();
-  ASSERT_GT(live.TotalRows(), 100);
+  LocalStore& live = trainer->model();
+  ASSERT_GT(live.Stats().rows, 100);
   Manifest m = WriteFull(live, "criteo.tsv:12345");
   EXPECT_EQ(m.id, 1u);
   EXPECT_EQ(m.kind, CheckpointKind::kFull);
@@ -221,7 +221,7 @@ TEST_F(CheckpointTest, FullRoundTripRestoresTheTrainedModel) {
   EXPECT_FALSE(fs::exists(CkptPath(1) + ".tmp"));
   ASSERT_TRUE(VerifyCheckpoint(CkptPath(1)).ok());
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   ASSERT_NE(ModelDigest(*fresh), ModelDigest(live));
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
@@ -239,7 +239,7 @@ TEST_F(CheckpointTest, FullRoundTripRestoresTheTrainedModel) {
 TEST_F(CheckpointTest, FullPlusTwoIncrementalsEqualsTheLiveModel) {
   int written = 0;
   std::unique_ptr<Trainer> trainer =
-      Train(500, [&](RecModel& model, int64_t examples, double) {
+      Train(500, [&](LocalStore& model, int64_t examples, double) {
         if (written == 0 && examples >= 160) {
           WriteFull(model, "at-160");
           ++written;
@@ -249,7 +249,7 @@ TEST_F(CheckpointTest, FullPlusTwoIncrementalsEqualsTheLiveModel) {
         }
       });
   ASSERT_EQ(written, 2);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   const int t = LargestTable(live);
   std::vector<uint64_t> erased = EraseSome(live, t, 7);
   Manifest last = WriteIncremental(live, "at-500");
@@ -268,11 +268,11 @@ TEST_F(CheckpointTest, FullPlusTwoIncrementalsEqualsTheLiveModel) {
     if (!f.table.empty()) inc_rows += f.rows;
   }
   EXPECT_GT(inc_rows, 0u);
-  EXPECT_LT(inc_rows, static_cast<uint64_t>(live.TotalRows()));
+  EXPECT_LT(inc_rows, static_cast<uint64_t>(live.Stats().rows));
 
   // Restore into a model that already holds rows: they are replaced.
   std::unique_ptr<Trainer> other = Train(100);
-  RecModel& target = other->model();
+  LocalStore& target = other->model();
   auto restored = RestoreCheckpoint(ckpt_, &target);
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->id, 3u);
@@ -301,7 +301,7 @@ TEST_F(CheckpointTest, FirstCheckpointMustBeFull) {
 
 TEST_F(CheckpointTest, FlippedByteIsNamedAndRestoreFallsBack) {
   std::unique_ptr<Trainer> trainer = Train(400);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   WriteFull(live, "first");
   const uint64_t first = ModelDigest(live);
   const int t = LargestTable(live);
@@ -326,7 +326,7 @@ TEST_F(CheckpointTest, FlippedByteIsNamedAndRestoreFallsBack) {
   EXPECT_THAT(st.message(), HasSubstr("crc32c mismatch"));
   EXPECT_TRUE(VerifyCheckpoint(CkptPath(1)).ok());
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   LogCapture log;
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
@@ -339,7 +339,7 @@ TEST_F(CheckpointTest, FlippedByteIsNamedAndRestoreFallsBack) {
 
 TEST_F(CheckpointTest, DamagedIncrementalRestoresTheChainBeforeIt) {
   std::unique_ptr<Trainer> trainer = Train(300);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   WriteFull(live, "full");
   EraseSome(live, LargestTable(live), 3);
   WriteIncremental(live, "inc-1");
@@ -356,7 +356,7 @@ TEST_F(CheckpointTest, DamagedIncrementalRestoresTheChainBeforeIt) {
   EXPECT_THAT(VerifyCheckpoint(CkptPath(3)).message(),
               HasSubstr("dense.shard: block 0"));
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   LogCapture log;
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
@@ -370,7 +370,7 @@ TEST_F(CheckpointTest, NoGoodCheckpointIsDataLoss) {
   WriteFull(trainer->model(), "only");
   const std::string dense = (fs::path(CkptPath(1)) / "dense.shard").string();
   FlipByte(dense, fs::file_size(dense) - 40);  // in the last block's trailer
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   const uint64_t before = ModelDigest(*fresh);
   LogCapture log;
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
@@ -382,7 +382,7 @@ TEST_F(CheckpointTest, NoGoodCheckpointIsDataLoss) {
 
 TEST_F(CheckpointTest, TruncatedFileIsDetected) {
   std::unique_ptr<Trainer> trainer = Train(300);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   WriteFull(live, "first");
   const uint64_t first = ModelDigest(live);
   EraseSome(live, LargestTable(live), 5);
@@ -400,7 +400,7 @@ TEST_F(CheckpointTest, TruncatedFileIsDetected) {
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(reader.status().message(), HasSubstr("footer"));
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   LogCapture log;
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
@@ -411,7 +411,7 @@ TEST_F(CheckpointTest, TruncatedFileIsDetected) {
 
 TEST_F(CheckpointTest, MissingManifestOrFileIsDetected) {
   std::unique_ptr<Trainer> trainer = Train(300);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   WriteFull(live, "first");
   const uint64_t first = ModelDigest(live);
   WriteFull(live, "second");
@@ -435,7 +435,7 @@ TEST_F(CheckpointTest, MissingManifestOrFileIsDetected) {
   EXPECT_EQ(WriteIncrementalCheckpoint(ckpt_, live, {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   LogCapture log;
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
@@ -447,7 +447,7 @@ TEST_F(CheckpointTest, MissingManifestOrFileIsDetected) {
 
 TEST_F(CheckpointTest, LeftoverTmpDirectoryIsIgnored) {
   std::unique_ptr<Trainer> trainer = Train(200);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   WriteFull(live, "first");
   // A write that died before its rename.
   const std::string tmp = CkptPath(2) + ".tmp";
@@ -458,7 +458,7 @@ TEST_F(CheckpointTest, LeftoverTmpDirectoryIsIgnored) {
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].id, 1u);
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->id, 1u);
@@ -477,7 +477,7 @@ TEST_F(CheckpointTest, LeftoverTmpDirectoryIsIgnored) {
 
 TEST_F(CheckpointTest, RetentionKeepsTheLastFullsAndTheirIncrementals) {
   std::unique_ptr<Trainer> trainer = Train(200);
-  RecModel& live = trainer->model();
+  LocalStore& live = trainer->model();
   const int t = LargestTable(live);
   WriteFull(live, "1");
   EraseSome(live, t, 1);
@@ -505,7 +505,7 @@ TEST_F(CheckpointTest, RetentionKeepsTheLastFullsAndTheirIncrementals) {
   removed = ApplyRetention(ckpt_, 2);
   EXPECT_EQ(*removed, 0);
 
-  std::unique_ptr<RecModel> fresh = Fresh();
+  std::unique_ptr<LocalStore> fresh = Fresh();
   auto restored = RestoreCheckpoint(ckpt_, fresh.get());
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->id, 7u);
@@ -523,7 +523,7 @@ TEST_F(CheckpointTest, ModelOfAnotherShapeIsRefusedUntouched) {
       LoadJobConfig(std::string(FRESHET_SOURCE_DIR) + "/examples/criteo.yaml",
                     {"source.path=" + data_, "model.type=lr"});
   ASSERT_TRUE(job.ok());
-  std::unique_ptr<RecModel> other = Fresh(*job);
+  std::unique_ptr<LocalStore> other = Fresh(*job);
   const uint64_t before = ModelDigest(*other);
   auto restored = RestoreCheckpoint(ckpt_, other.get());
   EXPECT_EQ(restored.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -40,7 +40,7 @@ CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
   return o;
 }
 
-std::string ModelShapeHash(const RecModel& model) {
+std::string ModelShapeHash(const LocalStore& model) {
   std::string shape;
   for (int t = 0; t < model.num_tables(); ++t) {
     const EmbeddingTable& table = model.table(t);
@@ -53,7 +53,7 @@ std::string ModelShapeHash(const RecModel& model) {
 }
 
 absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
-    RecModel* model, const CheckpointerOptions& options) {
+    LocalStore* model, const CheckpointerOptions& options) {
   if (options.dir.empty()) {
     return absl::InvalidArgumentError("checkpoint folder not set");
   }
@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
   return std::unique_ptr<Checkpointer>(new Checkpointer(model, options));
 }
 
-Checkpointer::Checkpointer(RecModel* model, const CheckpointerOptions& options)
+Checkpointer::Checkpointer(LocalStore* model,
+                           const CheckpointerOptions& options)
     : model_(model), options_(options) {
   next_examples_ = options_.start_examples + options_.every_examples;
   last_cut_examples_ = options_.start_examples;

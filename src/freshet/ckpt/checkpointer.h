@@ -41,7 +41,7 @@
 #include "absl/status/statusor.h"
 #include "freshet/base/config.h"
 #include "freshet/ckpt/checkpoint.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/local_store.h"
 
 namespace freshet {
 
@@ -71,7 +71,7 @@ CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
 // A hash of a model's shape (each table's name, dim and optimizer state
 // size, the dense parameter and state sizes), as 16 hex digits: the
 // checkpoints of a model fit any model of the same hash.
-std::string ModelShapeHash(const RecModel& model);
+std::string ModelShapeHash(const LocalStore& model);
 
 struct CheckpointerStats {
   int64_t cuts = 0;     // cuts taken
@@ -95,7 +95,7 @@ class Checkpointer {
   // Does not touch `dir` yet: it is created by the first write.
   // InvalidArgument for an empty dir or bad options.
   static absl::StatusOr<std::unique_ptr<Checkpointer>> Create(
-      RecModel* model, const CheckpointerOptions& options);
+      LocalStore* model, const CheckpointerOptions& options);
   ~Checkpointer();  // waits for a write in progress
 
   // After a batch: `examples` trained on so far and the stream position
@@ -126,7 +126,7 @@ class Checkpointer {
   void AppendMetrics(std::string* out) const;
 
  private:
-  Checkpointer(RecModel* model, const CheckpointerOptions& options);
+  Checkpointer(LocalStore* model, const CheckpointerOptions& options);
 
   // Takes a cut and queues it. REQUIRES: mu_ held, no write running, no
   // update in flight.
@@ -135,7 +135,7 @@ class Checkpointer {
   void WriterLoop();
   void WaitIdleLocked(std::unique_lock<std::mutex>& lock);
 
-  RecModel* const model_;
+  LocalStore* const model_;
   const CheckpointerOptions options_;
 
   mutable std::mutex mu_;

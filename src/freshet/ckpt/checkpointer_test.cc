@@ -81,7 +81,7 @@ TEST_F(CheckpointerTest, ResumeFromCheckpointsWrittenWhileTrainingIsExact) {
     Checkpointer* checkpointer = nullptr;
     TrainerOptions o = Options(4500);
     int64_t next_wait = 1000;
-    o.after_batch = [&](RecModel&, int64_t examples, double) {
+    o.after_batch = [&](ParameterStore&, int64_t examples, double) {
       checkpointer->OnBatch(examples, trainer->position());
       // Training goes on while a checkpoint is written, except at every
       // 1000th example, where it waits for the write in flight: however
@@ -209,7 +209,7 @@ TEST_F(CheckpointerTest, MaxWriteRatePacesTheWrite) {
   auto t = Trainer::Create(job_, Options(2000));
   ASSERT_TRUE(t.ok());
   ASSERT_TRUE((*t)->Run().ok());
-  RecModel& model = (*t)->model();
+  LocalStore& model = (*t)->model();
   CheckpointerOptions co = CkptOptions((dir_ / "paced").string());
   co.max_write_mbps = 0.5;
   auto c = Checkpointer::Create(&model, co);

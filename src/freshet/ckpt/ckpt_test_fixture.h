@@ -74,13 +74,21 @@ class TrainedModelTest : public TempDirTest {
   // Trains on the first `examples` examples with checkpoint tracking on.
   std::unique_ptr<Trainer> Train(
       int64_t examples,
-      std::function<void(RecModel&, int64_t, double)> after_batch = {}) {
+      std::function<void(LocalStore&, int64_t, double)> after_batch = {}) {
     TrainerOptions opt;
     opt.max_examples = examples;
     opt.track_checkpoint = true;
-    opt.after_batch = std::move(after_batch);
+    // The hook sees the trainer's own LocalStore.
+    Trainer* created = nullptr;
+    if (after_batch) {
+      opt.after_batch = [&created, fn = std::move(after_batch)](
+                            ParameterStore&, int64_t n, double start) {
+        fn(created->model(), n, start);
+      };
+    }
     auto trainer = Trainer::Create(job_, opt);
     EXPECT_TRUE(trainer.ok()) << trainer.status();
+    if (trainer.ok()) created = trainer->get();
     absl::Status st = (*trainer)->Run();
     EXPECT_TRUE(st.ok()) << st;
     return *std::move(trainer);
@@ -91,7 +99,7 @@ class TrainedModelTest : public TempDirTest {
   }
 
   // Erases the first `n` rows of table t; returns the keys.
-  static std::vector<uint64_t> EraseSome(RecModel& m, int t, size_t n) {
+  static std::vector<uint64_t> EraseSome(LocalStore& m, int t, size_t n) {
     std::vector<uint64_t> keys;
     m.table(t).ForEachRow([&](const RowView& r) {
       if (keys.size() < n) keys.push_back(r.key);

@@ -94,6 +94,9 @@ class ExampleReader {
 
   const ReaderCounters& counters() const { return counters_; }
 
+  const Schema& schema() const { return *schema_; }
+  const std::shared_ptr<const Schema>& shared_schema() const { return schema_; }
+
   // The parser; null until the header line (if any) has been read.
   const RecordParser* parser() const { return parser_.get(); }
 

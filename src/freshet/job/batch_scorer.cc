@@ -24,8 +24,9 @@ absl::StatusOr<std::unique_ptr<BatchScorer>> BatchScorer::Create(
   EmbeddingTableOptions table_options;
   table_options.track_sync = false;
   table_options.track_checkpoint = false;
-  ASSIGN_OR_RETURN(s->model_, RecModel::Create(job, s->schema_, job.train.seed,
-                                               table_options));
+  ASSIGN_OR_RETURN(
+      s->model_,
+      LocalStore::Create(job, s->schema_, job.train.seed, table_options));
   absl::StatusOr<Manifest> restored =
       RestoreModel(checkpoint_dir, s->model_.get());
   if (!restored.ok()) {

@@ -35,7 +35,7 @@
 #include "freshet/base/config.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/data/example_reader.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/batch_embedder.h"
 
 namespace freshet {
 
@@ -68,14 +68,14 @@ class BatchScorer {
 
   // The checkpoint restored.
   const Manifest& checkpoint() const { return checkpoint_; }
-  RecModel& model() { return *model_; }
+  LocalStore& model() { return *model_; }
 
  private:
   BatchScorer(const JobConfig& job) : job_(job) {}
 
   const JobConfig job_;
   std::shared_ptr<const Schema> schema_;
-  std::unique_ptr<RecModel> model_;
+  std::unique_ptr<LocalStore> model_;
   std::unique_ptr<BatchEmbedder> embedder_;
   Model::Workspace workspace_;
   std::vector<float> logits_;

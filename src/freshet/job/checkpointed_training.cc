@@ -10,13 +10,13 @@
 namespace freshet {
 
 absl::StatusOr<std::unique_ptr<CheckpointedTraining>>
-CheckpointedTraining::Start(const JobConfig& job, Trainer* trainer) {
+CheckpointedTraining::Start(const JobConfig& job, Trainer* trainer,
+                            LocalStore* store) {
   std::unique_ptr<CheckpointedTraining> c(new CheckpointedTraining());
   c->trainer_ = trainer;
   c->dir_ = job.checkpoint.dir;
   c->on_exit_ = job.checkpoint.on_exit;
-  RecModel& model = trainer->model();
-  absl::StatusOr<Manifest> restored = RestoreModel(c->dir_, &model);
+  absl::StatusOr<Manifest> restored = RestoreModel(c->dir_, store);
   if (restored.ok()) {
     absl::Status s = trainer->Resume(restored->metadata.stream_position,
                                      restored->metadata.examples);
@@ -40,9 +40,9 @@ CheckpointedTraining::Start(const JobConfig& job, Trainer* trainer) {
                                         restored.status().message()));
   }
   CheckpointerOptions options =
-      CheckpointerOptionsFromSpec(job.checkpoint, ModelShapeHash(model));
+      CheckpointerOptionsFromSpec(job.checkpoint, ModelShapeHash(*store));
   if (c->resumed_) options.start_examples = c->resumed_->metadata.examples;
-  ASSIGN_OR_RETURN(c->checkpointer_, Checkpointer::Create(&model, options));
+  ASSIGN_OR_RETURN(c->checkpointer_, Checkpointer::Create(store, options));
   return c;
 }
 

@@ -33,14 +33,14 @@ namespace freshet {
 
 class CheckpointedTraining {
  public:
-  // Restores `trainer`'s model from the newest good chain in
+  // Restores `store` (the one `trainer` trains) from the newest good chain in
   // job.checkpoint.dir and seeks its source to the cut. Errors: a folder
   // whose checkpoints are all damaged (refusing to start afresh silently), a
   // checkpoint of another model shape, a stream position the source cannot
   // seek to. REQUIRES: job.checkpoint.dir is set; trainer->Run() has not
   // started.
   static absl::StatusOr<std::unique_ptr<CheckpointedTraining>> Start(
-      const JobConfig& job, Trainer* trainer);
+      const JobConfig& job, Trainer* trainer, LocalStore* store);
 
   // From TrainerOptions::after_batch and on_idle; `sync_version` (the
   // version published to serving, if any) goes into the manifest.

@@ -30,20 +30,25 @@ absl::StatusOr<std::unique_ptr<EmbeddedJob>> EmbeddedJob::Create(
   EmbeddedJob* self = j.get();
   // The hooks run on the training thread, which Start() creates after it
   // has set the publisher and the checkpoints.
-  topt.after_batch = [self](RecModel& model, int64_t examples, double start) {
-    self->AfterBatch(model, examples, start);
+  topt.after_batch = [self](ParameterStore& store, int64_t examples,
+                            double start) {
+    self->AfterBatch(store, examples, start);
   };
-  topt.on_idle = [self](RecModel&) { self->OnIdle(); };
-  ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, topt));
+  topt.on_idle = [self](ParameterStore&) { self->OnIdle(); };
+  ASSIGN_OR_RETURN(std::unique_ptr<ExampleReader> source,
+                   ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(j->store_, MakeTrainingStore(job, schema, topt));
+  ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, std::move(source),
+                                                j->store_.get(), topt));
   return j;
 }
 
-void EmbeddedJob::AfterBatch(RecModel& model, int64_t examples,
+void EmbeddedJob::AfterBatch(ParameterStore& store, int64_t examples,
                              double batch_start_s) {
-  publisher_->OnBatch(model, examples, batch_start_s);
+  publisher_->OnBatch(store, examples, batch_start_s);
   if (checkpoints_) checkpoints_->OnBatch(publisher_->stats().last_version);
   if (options_.after_batch)
-    options_.after_batch(model, examples, batch_start_s);
+    options_.after_batch(store, examples, batch_start_s);
 }
 
 void EmbeddedJob::OnIdle() {
@@ -52,13 +57,12 @@ void EmbeddedJob::OnIdle() {
 
 absl::Status EmbeddedJob::Start() {
   if (!job_.checkpoint.dir.empty()) {
-    ASSIGN_OR_RETURN(checkpoints_,
-                     CheckpointedTraining::Start(job_, trainer_.get()));
+    ASSIGN_OR_RETURN(checkpoints_, CheckpointedTraining::Start(
+                                       job_, trainer_.get(), store_.get()));
   }
   SyncPublisherOptions sopt;
   sopt.interval_s = sync_interval_ms() / 1000.0;
-  publisher_ =
-      std::make_unique<SyncPublisher>(&trainer_->model(), sink_.get(), sopt);
+  publisher_ = std::make_unique<SyncPublisher>(store_.get(), sink_.get(), sopt);
   // Version 1: the initial model, before the first training batch.
   if (absl::StatusOr<uint64_t> v = publisher_->PublishNow(); !v.ok()) {
     return absl::Status(v.status().code(), absl::StrCat("first sync failed: ",

@@ -51,7 +51,8 @@ struct EmbeddedJobOptions {
       on_training_stopped;
   // Also called from after_batch, after the job's own hooks (tests and
   // benchmarks watch the training stream through it).
-  std::function<void(RecModel& model, int64_t examples, double batch_start_s)>
+  std::function<void(ParameterStore& store, int64_t examples,
+                     double batch_start_s)>
       after_batch;
 };
 
@@ -95,6 +96,7 @@ class EmbeddedJob {
   const ServingReplica& replica() const { return *replica_; }
   const HttpServer& server() const { return *server_; }
   Trainer& trainer() { return *trainer_; }
+  LocalStore& store() { return *store_; }
   // Null without a checkpoint folder (before Start(), always).
   CheckpointedTraining* checkpoints() { return checkpoints_.get(); }
 
@@ -105,7 +107,8 @@ class EmbeddedJob {
  private:
   EmbeddedJob(const JobConfig& job, const EmbeddedJobOptions& options);
 
-  void AfterBatch(RecModel& model, int64_t examples, double batch_start_s);
+  void AfterBatch(ParameterStore& store, int64_t examples,
+                  double batch_start_s);
   void OnIdle();
   void Train();  // the training thread
   void AppendMetrics(std::string* out) const;
@@ -116,6 +119,7 @@ class EmbeddedJob {
   const EmbeddedJobOptions options_;
   std::unique_ptr<ServingReplica> replica_;
   std::unique_ptr<ReplicaSink> sink_;
+  std::unique_ptr<LocalStore> store_;
   std::unique_ptr<Trainer> trainer_;
   // Set by Start() before the training thread starts, read by its hooks.
   std::unique_ptr<CheckpointedTraining> checkpoints_;

@@ -113,7 +113,7 @@ TEST_F(JobTest, EmbeddedJobTrainsSyncsAndServesItsStatus) {
 
   ASSERT_TRUE((*run)->Stop().ok());
   // The last sync after training stopped: serving holds training's rows.
-  RecModel& model = (*run)->trainer().model();
+  LocalStore& model = (*run)->store();
   const ServingReplica& replica = (*run)->replica();
   EXPECT_EQ(replica.status().version, (*run)->sync_stats().last_version);
   replica.Read([&](const ServingReplica::View& view) {
@@ -207,7 +207,7 @@ TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound) << st;  // no folder yet
 
   std::unique_ptr<TrainingJob> train = TrainWithCheckpoint(job);
-  Trainer* trainer = &train->trainer();
+  LocalStore* store = &train->store();
   serving = CheckpointServing::Create(job, ckpt_);
   ASSERT_TRUE(serving.ok()) << serving.status();
   ASSERT_TRUE((*serving)->Start().ok());
@@ -218,11 +218,11 @@ TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
   EXPECT_FALSE(*reloaded);  // nothing newer
 
   // A newer checkpoint with one row fewer: the reload serves exactly it.
-  EmbeddingTable& t = trainer->model().table(0);
+  EmbeddingTable& t = store->table(0);
   uint64_t erased = 0;
   t.ForEachRow([&](const RowView& r) { erased = r.key; });
   t.Erase(erased);
-  ASSERT_TRUE(WriteIncrementalCheckpoint(ckpt_, trainer->model(), {}).ok());
+  ASSERT_TRUE(WriteIncrementalCheckpoint(ckpt_, *store, {}).ok());
   reloaded = (*serving)->Reload();
   ASSERT_TRUE(reloaded.ok()) << reloaded.status();
   EXPECT_TRUE(*reloaded);
@@ -249,7 +249,7 @@ TEST_F(JobTest, CheckpointServingFollowsTheFolder) {
 TEST_F(JobTest, BatchScorerScoresAsTheModelTrainingEndedWith) {
   JobConfig job = Job({"checkpoint.dir=" + ckpt_});
   std::unique_ptr<TrainingJob> train = TrainWithCheckpoint(job);
-  Trainer* trainer = &train->trainer();
+  LocalStore* store = &train->store();
   auto scorer = BatchScorer::Create(job, ckpt_);
   ASSERT_TRUE(scorer.ok()) << scorer.status();
   std::ostringstream out;
@@ -269,7 +269,7 @@ TEST_F(JobTest, BatchScorerScoresAsTheModelTrainingEndedWith) {
     ASSERT_TRUE((*parser)->Parse(line, &e).ok());
     examples.push_back(std::move(e));
   }
-  RecModel& model = trainer->model();
+  LocalStore& model = *store;
   BatchEmbedder embedder(&model);
   ASSERT_TRUE(
       embedder.Embed(examples, LookupMode::kServe, EmbeddingTable::kNoEventTime)

@@ -6,7 +6,8 @@
 
 namespace freshet {
 
-absl::StatusOr<Manifest> RestoreModel(const std::string& dir, RecModel* model) {
+absl::StatusOr<Manifest> RestoreModel(const std::string& dir,
+                                      LocalStore* model) {
   absl::StatusOr<Manifest> restored = RestoreCheckpoint(dir, model);
   if (!restored.ok()) return restored.status();
   const std::string hash = ModelShapeHash(*model);

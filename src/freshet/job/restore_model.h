@@ -2,7 +2,7 @@
 // folder and checks that the checkpoints are of the model's shape.
 //
 // The one place where training (CheckpointedTraining) and batch scoring
-// (`freshet predict`) read a checkpoint into a RecModel. Thread safety: the
+// (`freshet predict`) read a checkpoint into a LocalStore. Thread safety: the
 // model must not be used by another thread during the call.
 #ifndef FRESHET_JOB_RESTORE_MODEL_H_
 #define FRESHET_JOB_RESTORE_MODEL_H_
@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "freshet/ckpt/manifest.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/local_store.h"
 
 namespace freshet {
 
@@ -21,7 +21,8 @@ namespace freshet {
 // when the checkpoints are of another model shape (tables, dims, dense
 // sizes or ModelShapeHash; the model may then hold some of their rows).
 // Messages say what differs; the caller adds which folder it was.
-absl::StatusOr<Manifest> RestoreModel(const std::string& dir, RecModel* model);
+absl::StatusOr<Manifest> RestoreModel(const std::string& dir,
+                                      LocalStore* model);
 
 // "ckpt-0000000012 (full, 1234 rows, 5.6 MB)".
 std::string DescribeCheckpoint(const Manifest& m);

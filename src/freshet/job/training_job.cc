@@ -11,19 +11,27 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
   options.track_checkpoint = !job.checkpoint.dir.empty();
   if (options.track_checkpoint) {
     TrainingJob* self = j.get();
-    options.after_batch = [self](RecModel&, int64_t, double) {
+    options.after_batch = [self](ParameterStore&, int64_t, double) {
       self->checkpoints_->OnBatch();
     };
-    options.on_idle = [self](RecModel&) { self->checkpoints_->OnBatch(); };
+    options.on_idle = [self](ParameterStore&) {
+      self->checkpoints_->OnBatch();
+    };
   }
-  ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, options));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema,
+                   Schema::Compile(job.schema));
+  ASSIGN_OR_RETURN(std::unique_ptr<ExampleReader> source,
+                   ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(j->store_, MakeTrainingStore(job, schema, options));
+  ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, std::move(source),
+                                                j->store_.get(), options));
   return j;
 }
 
 absl::Status TrainingJob::Start() {
   if (job_.checkpoint.dir.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(checkpoints_,
-                   CheckpointedTraining::Start(job_, trainer_.get()));
+  ASSIGN_OR_RETURN(checkpoints_, CheckpointedTraining::Start(
+                                     job_, trainer_.get(), store_.get()));
   return absl::OkStatus();
 }
 

@@ -49,6 +49,7 @@ class TrainingJob {
   void Stop() { trainer_->Stop(); }
 
   Trainer& trainer() { return *trainer_; }
+  LocalStore& store() { return *store_; }
   // Null without a checkpoint folder or before Start().
   CheckpointedTraining* checkpoints() { return checkpoints_.get(); }
 
@@ -56,6 +57,7 @@ class TrainingJob {
   explicit TrainingJob(const JobConfig& job) : job_(job) {}
 
   const JobConfig job_;
+  std::unique_ptr<LocalStore> store_;
   std::unique_ptr<Trainer> trainer_;
   // Set by Start(), before Run() calls the hooks that read it.
   std::unique_ptr<CheckpointedTraining> checkpoints_;

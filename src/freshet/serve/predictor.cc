@@ -6,50 +6,66 @@
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
+#include "freshet/store/batch_embedder.h"
 
 namespace freshet {
 namespace {
 
-// Adds the pooled rows of slot s of `e` into a model-input row.
-void PoolSlot(const ServingReplica::View& view, const Example& e, int s,
-              float* embeddings, float* wide) {
-  absl::Span<const uint64_t> ids = e.slot_ids(s);
-  if (ids.empty()) return;
-  const ServingSlot& binding = view.slot(s);
-  absl::Span<const float> weights = e.slot_weights(s);
-  float norm = 1.0f;
-  if (binding.mean) {
-    float total = 0.0f;
-    if (weights.empty()) {
-      total = static_cast<float>(ids.size());
-    } else {
-      for (float w : weights) total += w;
-    }
-    norm = total != 0.0f ? 1.0f / total : 0.0f;
-  }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const float scale = (weights.empty() ? 1.0f : weights[i]) * norm;
-    if (binding.embedding_table >= 0) {
-      view.table(binding.embedding_table)
-          .AddScaled(ids[i], scale, embeddings + binding.embedding_offset);
-    }
-    if (binding.wide_table >= 0) {
-      view.table(binding.wide_table).AddScaled(ids[i], scale, wide + s);
-    }
-  }
-}
+// A replica's copy as the BatchEmbedder's row source: a missing id reads as
+// its table's default, as in a training table's kServe lookup.
+class ViewRows final : public RowReader {
+ public:
+  explicit ViewRows(const ServingReplica::View& view) : view_(view) {}
 
-struct Scratch {
-  std::vector<float> ctx_embeddings;
-  std::vector<float> ctx_wide;
-  std::vector<float> embeddings;
-  std::vector<float> wide;
-  std::vector<float> dense;
+  absl::Status Lookup(int table, absl::Span<const uint64_t> keys,
+                      absl::Span<float> rows, LookupMode mode,
+                      int64_t event_time_ms) override {
+    const ServingTable& t = view_.table(table);
+    if (rows.size() != keys.size() * static_cast<size_t>(t.dim())) {
+      return absl::InvalidArgumentError("rows do not match the keys");
+    }
+    t.LookupBatch(keys, rows.data());
+    return absl::OkStatus();
+  }
+
+ private:
+  const ServingReplica::View& view_;
+};
+
+}  // namespace
+
+struct Predictor::Scratch {
+  std::unique_ptr<BatchEmbedder> embedder;
   std::vector<float> logits;
   ModelWorkspace workspace;
 };
 
-}  // namespace
+Predictor::~Predictor() = default;
+
+std::unique_ptr<Predictor::Scratch> Predictor::AcquireScratch() const {
+  {
+    MutexLock lock(&scratch_mu_);
+    if (!free_scratch_.empty()) {
+      std::unique_ptr<Scratch> sc = std::move(free_scratch_.back());
+      free_scratch_.pop_back();
+      return sc;
+    }
+  }
+  auto sc = std::make_unique<Scratch>();
+  std::vector<int> dims(replica_->num_tables());
+  for (int t = 0; t < replica_->num_tables(); ++t) {
+    dims[t] = replica_->table_dim(t);
+  }
+  sc->embedder = std::make_unique<BatchEmbedder>(
+      nullptr, nullptr, replica_->schema(), replica_->shape(),
+      replica_->slots(), dims);
+  return sc;
+}
+
+void Predictor::ReleaseScratch(std::unique_ptr<Scratch> sc) const {
+  MutexLock lock(&scratch_mu_);
+  free_scratch_.push_back(std::move(sc));
+}
 
 Predictor::Predictor(const ServingReplica* replica,
                      const PredictorOptions& options)
@@ -75,7 +91,6 @@ absl::Status Predictor::Predict(const PredictRequest& request,
   const Schema& schema = replica_->schema();
   const ModelShape& shape = replica_->shape();
   const int num_slots = shape.num_slots();
-  const int width = shape.embedding_width;
   const int num_dense = shape.num_dense;
   const int batch = static_cast<int>(request.candidates.size());
   if (batch == 0) return absl::InvalidArgumentError("no candidates");
@@ -112,50 +127,34 @@ absl::Status Predictor::Predict(const PredictRequest& request,
     }
   }
 
-  thread_local Scratch sc;
-  sc.ctx_embeddings.assign(width, 0.0f);
-  sc.ctx_wide.assign(num_slots, 0.0f);
-  sc.embeddings.resize(static_cast<size_t>(batch) * width);
-  sc.wide.resize(static_cast<size_t>(batch) * num_slots);
-  sc.dense.resize(static_cast<size_t>(batch) * num_dense);
-  sc.logits.resize(batch);
-  for (int b = 0; b < batch; ++b) {
-    const Example& c = request.candidates[b];
-    for (int d = 0; d < num_dense; ++d) {
-      float x = !std::isnan(ctx.dense[d]) ? ctx.dense[d] : c.dense[d];
-      if (std::isnan(x)) x = schema.dense(d).missing;
-      sc.dense[static_cast<size_t>(b) * num_dense + d] = x;
-    }
-  }
-
+  // Pooled by the training code (BatchEmbedder, the context shared by every
+  // candidate) and scored by the trainer's own forward pass.
+  std::unique_ptr<Scratch> sc = AcquireScratch();
+  sc->logits.resize(batch);
+  absl::Status embedded;
   replica_->Read([&](const ServingReplica::View& view) {
-    // The context, once per request.
-    for (int s = 0; s < num_slots; ++s) {
-      PoolSlot(view, ctx, s, sc.ctx_embeddings.data(), sc.ctx_wide.data());
-    }
-    for (int b = 0; b < batch; ++b) {
-      float* emb = sc.embeddings.data() + static_cast<size_t>(b) * width;
-      float* wide = sc.wide.data() + static_cast<size_t>(b) * num_slots;
-      std::copy(sc.ctx_embeddings.begin(), sc.ctx_embeddings.end(), emb);
-      std::copy(sc.ctx_wide.begin(), sc.ctx_wide.end(), wide);
-      const Example& c = request.candidates[b];
-      for (int s = 0; s < num_slots; ++s) PoolSlot(view, c, s, emb, wide);
-    }
-    ModelInput input;
-    input.batch = batch;
-    input.embeddings = width > 0 ? sc.embeddings.data() : nullptr;
-    input.wide = shape.needs_wide ? sc.wide.data() : nullptr;
-    input.dense = num_dense > 0 ? sc.dense.data() : nullptr;
-    view.dense().Forward(input, &sc.workspace, sc.logits.data());
+    ViewRows rows(view);
+    sc->embedder->set_reader(&rows);
+    embedded = sc->embedder->Embed(request.candidates, LookupMode::kServe,
+                                   EmbeddingTable::kNoEventTime, &ctx);
+    sc->embedder->set_reader(nullptr);
+    if (!embedded.ok()) return;
+    view.dense().Forward(sc->embedder->input(), &sc->workspace,
+                         sc->logits.data());
     result->model_version = view.version();
   });
+  if (!embedded.ok()) {
+    ReleaseScratch(std::move(sc));
+    return embedded;
+  }
 
   const double offset = replica_->serving_logit_offset();
   result->scores.resize(batch);
   for (int b = 0; b < batch; ++b) {
-    const double z = static_cast<double>(sc.logits[b]) + offset;
+    const double z = static_cast<double>(sc->logits[b]) + offset;
     result->scores[b] = static_cast<float>(1.0 / (1.0 + std::exp(-z)));
   }
+  ReleaseScratch(std::move(sc));
   result->staleness_ms = StalenessMs();
   result->degradation = Degradation(result->staleness_ms);
   return absl::OkStatus();

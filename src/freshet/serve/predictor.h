@@ -5,29 +5,31 @@
 // (freshet/serve/predict_request.h) exactly as the record parsers encode a
 // record, side-table joins included.
 //
-// The context is looked up and pooled once per request; each candidate row
-// starts from a copy of it and adds the candidate's slots. Pooling is the
-// training code's arithmetic (BatchEmbedder: per slot, ids in order,
-// dst += scale * row), and the logits come from the trainer's own
-// Model::Forward, so for the same weights a prediction equals the training
-// forward pass. Scores are sigmoid(logit + ln r), the negative-sampling
-// correction of a model trained with negatives kept at rate r.
+// The candidates are pooled by the training code itself (BatchEmbedder over
+// the replica's copy, the context shared by every candidate: its ids are
+// looked up once), an unseen id reads as its table's default in both, and
+// the logits come from the trainer's own Model::Forward, so for the same
+// weights a prediction equals the training forward pass. Scores are
+// sigmoid(logit + ln r), the negative-sampling correction of a model trained
+// with negatives kept at rate r.
 //
 // A slot (or dense feature) may be given in the context or in candidates,
 // not both: the request is refused with a reason.
 //
-// Thread-safe: Predict() may run on many threads at once (scratch is per
-// thread); it reads one copy of the replica for the whole request, so one
-// request sees one version.
+// Thread-safe: Predict() may run on many threads at once (each takes a
+// scratch space from a pool); it reads one copy of the replica for the whole
+// request, so one request sees one version.
 #ifndef FRESHET_SERVE_PREDICTOR_H_
 #define FRESHET_SERVE_PREDICTOR_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "freshet/base/mutex.h"
 #include "freshet/data/example.h"
 #include "freshet/serve/predict_request.h"
 #include "freshet/serve/serving_replica.h"
@@ -51,6 +53,7 @@ struct PredictorOptions {
 class Predictor {
  public:
   Predictor(const ServingReplica* replica, const PredictorOptions& options);
+  ~Predictor();
 
   const PredictorOptions& options() const { return options_; }
 
@@ -65,8 +68,15 @@ class Predictor {
   std::string Degradation(int64_t staleness_ms) const;
 
  private:
+  struct Scratch;
+  std::unique_ptr<Scratch> AcquireScratch() const;
+  void ReleaseScratch(std::unique_ptr<Scratch> scratch) const;
+
   const ServingReplica* const replica_;
   const PredictorOptions options_;
+  mutable Mutex scratch_mu_;
+  mutable std::vector<std::unique_ptr<Scratch>> free_scratch_
+      ABSL_GUARDED_BY(scratch_mu_);
 };
 
 }  // namespace freshet

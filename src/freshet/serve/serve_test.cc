@@ -52,9 +52,21 @@ TEST(ServingTableTest, UpsertLookupEraseAndReuse) {
   EXPECT_EQ(t.bytes(), bytes);
   ASSERT_TRUE(t.Lookup(2, out));
   EXPECT_THAT(out, ::testing::ElementsAre(-1.0f, 2.0f, -3.0f));
-  float acc[3] = {1.0f, 1.0f, 1.0f};
-  t.AddScaled(3, 2.0f, acc);
-  EXPECT_THAT(acc, ::testing::ElementsAre(1.2f, 1.4f, 1.6f));
+  float rows[6];
+  const uint64_t keys[2] = {3, 7};
+  t.LookupBatch(keys, rows);
+  EXPECT_THAT(rows, ::testing::ElementsAre(0.1f, 0.2f, 0.3f, 0, 0, 0));
+}
+
+TEST(ServingTableTest, MissingKeysReadAsTheDefaultRow) {
+  ServingTable t("x", 2, WeightPrecision::kFp16, {0.5f, -0.25f});
+  float out[2];
+  EXPECT_FALSE(t.Lookup(9, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(0.5f, -0.25f));
+  const float a[2] = {1.0f, 2.0f};
+  t.Upsert(9, a);
+  ASSERT_TRUE(t.Lookup(9, out));
+  EXPECT_THAT(out, ::testing::ElementsAre(1.0f, 2.0f));
 }
 
 TEST(ServingTableTest, UpsertBatchEqualsOneByOne) {
@@ -194,7 +206,7 @@ class ServeTest : public ::testing::Test {
 // Checks that every serving weight of `replica` equals its training weight
 // in `model` (fp32) or its fp16 rounding, that both hold the same rows, and
 // that the dense parameters are equal. Returns the rows checked.
-int64_t ExpectServingEqualsTraining(const RecModel& model,
+int64_t ExpectServingEqualsTraining(const LocalStore& model,
                                     const ServingReplica& replica,
                                     int* fp16_tables = nullptr) {
   int64_t rows_checked = 0;
@@ -239,12 +251,12 @@ void CheckConvergence(const JobConfig& job, const std::string& data,
   ReplicaSink sink(replica->get(), via_bytes);
   std::atomic<SyncPublisher*> pub{nullptr};
   TrainerOptions topt;
-  topt.after_batch = [&pub](RecModel& m, int64_t n, double t) {
+  topt.after_batch = [&pub](ParameterStore& m, int64_t n, double t) {
     if (SyncPublisher* p = pub.load()) p->OnBatch(m, n, t);
   };
   auto trainer = Trainer::Create(job, topt);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
-  RecModel& model = (*trainer)->model();
+  LocalStore& model = (*trainer)->model();
   SyncPublisherOptions sopt;
   sopt.interval_s = 0.05;
   SyncPublisher publisher(&model, &sink, sopt);
@@ -380,7 +392,7 @@ SyncRun TrainAndPublish(const JobConfig& job, DeltaSink* sink,
   std::atomic<SyncPublisher*> pub{nullptr};
   int batches = 0;
   TrainerOptions topt;
-  topt.after_batch = [&](RecModel& m, int64_t n, double t) {
+  topt.after_batch = [&](ParameterStore& m, int64_t n, double t) {
     SyncPublisher* p = pub.load();
     if (p == nullptr) return;
     p->OnBatch(m, n, t);

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
+#include "freshet/table/initializer.h"
 
 namespace freshet {
 
@@ -78,16 +79,21 @@ absl::StatusOr<std::unique_ptr<ServingReplica>> ServingReplica::Create(
                                job.train.seed));
   }
 
-  // The same tables, names and bindings as RecModel::Create.
+  // The same tables, names and bindings as LocalStore::Create.
   ASSIGN_OR_RETURN(
       ModelTables layout,
       ResolveModelTables(job, *r->schema_, r->copies_[0].dense->shape()));
   for (const TableSpec& spec : layout.tables) {
     ASSIGN_OR_RETURN(WeightPrecision p,
                      ParseWeightPrecision(spec.serving_precision));
+    // An id without a row reads as the training table's default.
+    ASSIGN_OR_RETURN(RowInitializer init,
+                     RowInitializer::Create(spec.initializer, spec.dim, 0));
+    std::vector<float> default_row(spec.dim);
+    init.Default(default_row.data());
     for (Copy& c : r->copies_) {
       c.tables.push_back(
-          std::make_unique<ServingTable>(spec.name, spec.dim, p));
+          std::make_unique<ServingTable>(spec.name, spec.dim, p, default_row));
     }
     r->table_index_[spec.name] =
         static_cast<int>(r->copies_[0].tables.size()) - 1;

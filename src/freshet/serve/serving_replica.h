@@ -4,7 +4,7 @@
 // ServingTable (weights only, fp32 or fp16 per TableSpec::serving_precision),
 // the dense part as a Model built from the same ModelSpec as training (so
 // prediction runs the trainer's Model::Forward), and the slot → table
-// bindings, derived from the job exactly as RecModel derives them (TABLE for
+// bindings, derived from the job exactly as LocalStore derives them (TABLE for
 // embeddings, TABLE/wide for dim-1 wide weights).
 //
 // Consistency (left-right): the replica keeps two copies of its state.
@@ -55,14 +55,14 @@
 #include "freshet/model/model.h"
 #include "freshet/serve/histogram.h"
 #include "freshet/serve/serving_table.h"
+#include "freshet/store/model_tables.h"
 #include "freshet/sync/delta_batch.h"
 #include "freshet/sync/delta_sink.h"
-#include "freshet/train/rec_model.h"
 
 namespace freshet {
 
 // Which serving tables a slot reads: the training model's binding
-// (freshet/train/rec_model.h), over the replica's table list.
+// (freshet/store/model_tables.h), over the replica's table list.
 using ServingSlot = SlotBinding;
 
 struct ReplicaStatus {
@@ -114,7 +114,7 @@ class ServingReplica {
 
   // The replica of shard `shard` of `job`, whose records `schema` (compiled
   // from job.schema) describes. Until the first batch the tables are empty
-  // and the dense parameters are those RecModel::Create gives for
+  // and the dense parameters are those LocalStore::Create gives for
   // job.train.seed.
   static absl::StatusOr<std::unique_ptr<ServingReplica>> Create(
       const JobConfig& job, std::shared_ptr<const Schema> schema,
@@ -150,6 +150,8 @@ class ServingReplica {
   const std::string& table_name(int i) const {
     return copies_[0].tables[i]->name();
   }
+  int table_dim(int i) const { return copies_[0].tables[i]->dim(); }
+  const std::vector<ServingSlot>& slots() const { return slots_; }
   const Clock& clock() const { return *clock_; }
 
   ReplicaStatus status() const;

@@ -6,8 +6,13 @@
 
 namespace freshet {
 
-ServingTable::ServingTable(std::string name, int dim, WeightPrecision precision)
-    : name_(std::move(name)), dim_(dim), precision_(precision) {}
+ServingTable::ServingTable(std::string name, int dim, WeightPrecision precision,
+                           std::vector<float> default_row)
+    : name_(std::move(name)),
+      dim_(dim),
+      precision_(precision),
+      default_(default_row.empty() ? std::vector<float>(dim, 0.0f)
+                                   : std::move(default_row)) {}
 
 uint32_t ServingTable::SlotFor(uint64_t key) {
   auto [it, inserted] = index_.try_emplace(key, 0);
@@ -115,7 +120,7 @@ bool ServingTable::Erase(uint64_t key) {
 bool ServingTable::Lookup(uint64_t key, float* out) const {
   auto it = index_.find(key);
   if (it == index_.end()) {
-    std::fill(out, out + dim_, 0.0f);
+    std::copy(default_.begin(), default_.end(), out);
     return false;
   }
   const size_t at = static_cast<size_t>(it->second) * dim_;
@@ -127,20 +132,10 @@ bool ServingTable::Lookup(uint64_t key, float* out) const {
   return true;
 }
 
-void ServingTable::AddScaled(uint64_t key, float scale, float* out) const {
-  auto it = index_.find(key);
-  // A missing row is the zero default: adding scale * 0 changes nothing but
-  // the sign of a -0.0 sum, which training's pooling also starts at +0.0.
-  if (it == index_.end()) {
-    for (int k = 0; k < dim_; ++k) out[k] += scale * 0.0f;
-    return;
-  }
-  const size_t at = static_cast<size_t>(it->second) * dim_;
-  if (precision_ == WeightPrecision::kFp16) {
-    for (int k = 0; k < dim_; ++k) out[k] += scale * HalfToFloat(f16_[at + k]);
-  } else {
-    const float* src = f32_.data() + at;
-    for (int k = 0; k < dim_; ++k) out[k] += scale * src[k];
+void ServingTable::LookupBatch(absl::Span<const uint64_t> keys,
+                               float* rows) const {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Lookup(keys[i], rows + i * static_cast<size_t>(dim_));
   }
 }
 

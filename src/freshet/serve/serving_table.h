@@ -3,8 +3,9 @@
 // A compact map from 64-bit key to a row of `dim` weights stored as fp32 or
 // fp16 (TableSpec::serving_precision) in one growable arena; deleted rows'
 // slots are reused by the next insert. No optimizer state, no metadata.
-// Missing keys read as the table default, zeros, as a training table's
-// kServe lookup of an absent id does.
+// Missing keys read as the table default (the training table's: its
+// initializer's Default(), e.g. the value of a "constant" initializer), as a
+// training table's kServe lookup of an absent id does.
 //
 // Not synchronised: ServingReplica guards its tables with its own lock
 // (readers shared, delta application exclusive).
@@ -23,7 +24,10 @@ namespace freshet {
 
 class ServingTable {
  public:
-  ServingTable(std::string name, int dim, WeightPrecision precision);
+  // `default_row` (dim floats, or empty for zeros) is what a missing key
+  // reads as.
+  ServingTable(std::string name, int dim, WeightPrecision precision,
+               std::vector<float> default_row = {});
 
   const std::string& name() const { return name_; }
   int dim() const { return dim_; }
@@ -61,11 +65,12 @@ class ServingTable {
               const UpsertPlan& plan);
   // Deletes the row of `key`; returns whether there was one.
   bool Erase(uint64_t key);
-  // Writes the row of `key` (or zeros) to out[0, dim); returns whether the key
-  // has a row.
+  // Writes the row of `key` (or the default row) to out[0, dim); returns
+  // whether the key has a row.
   bool Lookup(uint64_t key, float* out) const;
-  // Adds scale * row(key) to out[0, dim); a missing key adds nothing (0).
-  void AddScaled(uint64_t key, float scale, float* out) const;
+  // Lookup() of every key: rows[i*dim, (i+1)*dim) for keys[i].
+  void LookupBatch(absl::Span<const uint64_t> keys, float* rows) const;
+  absl::Span<const float> default_row() const { return default_; }
 
   // Calls fn(key) for every key with a row, in no particular order.
   // REQUIRES: fn does not change this table.
@@ -86,6 +91,7 @@ class ServingTable {
   const std::string name_;
   const int dim_;
   const WeightPrecision precision_;
+  const std::vector<float> default_;               // dim floats
   absl::flat_hash_map<uint64_t, uint32_t> index_;  // key -> slot
   std::vector<float> f32_;                         // slots x dim (fp32)
   std::vector<uint16_t> f16_;                      // slots x dim (fp16)

@@ -40,7 +40,7 @@ enum class WeightPrecision : uint8_t { kFp32 = 0, kFp16 = 1 };
 absl::StatusOr<WeightPrecision> ParseWeightPrecision(std::string_view name);
 
 struct DeltaTable {
-  std::string name;  // the RecModel table name, e.g. "C1" or "C1/wide"
+  std::string name;  // the LocalStore table name, e.g. "C1" or "C1/wide"
   int dim = 0;
   WeightPrecision precision = WeightPrecision::kFp32;
   std::vector<uint64_t> deleted_keys;  // applied before `keys`

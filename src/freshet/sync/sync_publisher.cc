@@ -9,30 +9,31 @@
 
 namespace freshet {
 
-SyncPublisher::SyncPublisher(RecModel* model, DeltaSink* sink,
+SyncPublisher::SyncPublisher(ParameterStore* store, DeltaSink* sink,
                              const SyncPublisherOptions& options)
-    : model_(model),
+    : store_(store),
       sink_(sink),
       options_(options),
       clock_(options.clock != nullptr ? options.clock : SystemClock::Default()),
       epoch_(options.epoch != 0 ? options.epoch
                                 : static_cast<uint64_t>(std::max<int64_t>(
                                       1, clock_->NowMicros()))) {
-  absl::Span<const float> p = model_->dense().params();
   MutexLock lock(&stage_mu_);
-  staged_dense_.assign(p.begin(), p.end());
+  staged_dense_.resize(store_->num_dense_params());
+  // Sizes match by construction.
+  store_->PullDense(absl::MakeSpan(staged_dense_)).IgnoreError();
 }
 
 SyncPublisher::~SyncPublisher() { Stop(); }
 
-void SyncPublisher::OnBatch(const RecModel& model, int64_t examples,
+void SyncPublisher::OnBatch(const ParameterStore& store, int64_t examples,
                             double batch_start_s) {
-  absl::Span<const float> p = model.dense().params();
   const double age_s = MonotonicSeconds() - batch_start_s;
   const int64_t start_unix_us =
       clock_->NowMicros() - static_cast<int64_t>(age_s * 1e6);
   MutexLock lock(&stage_mu_);
-  staged_dense_.assign(p.begin(), p.end());
+  staged_dense_.resize(store.num_dense_params());
+  store.PullDense(absl::MakeSpan(staged_dense_)).IgnoreError();
   dense_changed_ = true;
   staged_examples_ = examples;
   if (oldest_pending_unix_us_ == 0) oldest_pending_unix_us_ = start_unix_us;
@@ -40,27 +41,23 @@ void SyncPublisher::OnBatch(const RecModel& model, int64_t examples,
 
 void SyncPublisher::CollectTables(DeltaBatch* batch) {
   DirtyBatch dirty;
-  for (int i = 0; i < model_->num_tables(); ++i) {
-    EmbeddingTable& table = model_->table(i);
+  for (int i = 0; i < store_->num_tables(); ++i) {
+    const TableSpec& spec = store_->table_spec(i);
     dirty.Clear();
     // Taken for a full batch too: the rows read below include these.
-    table.CollectDirty(DirtyKind::kSync, &dirty);
+    store_->CollectDirty(i, DirtyKind::kSync, &dirty);
     DeltaTable t;
-    t.name = table.spec().name;
-    t.dim = table.dim();
-    t.precision = table.spec().serving_precision == "fp16"
-                      ? WeightPrecision::kFp16
-                      : WeightPrecision::kFp32;
+    t.name = spec.name;
+    t.dim = spec.dim;
+    t.precision = spec.serving_precision == "fp16" ? WeightPrecision::kFp16
+                                                   : WeightPrecision::kFp32;
     if (batch->full) {
       // Rows changed while this runs are dirty again and also come in the
       // next batch; keys deleted meanwhile are in the next batch's deletions.
-      t.keys.reserve(static_cast<size_t>(table.size()));
-      t.weights.reserve(static_cast<size_t>(table.size()) * t.dim);
-      table.ForEachRow([&t](const RowView& row) {
-        t.keys.push_back(row.key);
-        t.weights.insert(t.weights.end(), row.weights.begin(),
-                         row.weights.end());
-      });
+      DirtyBatch all;
+      store_->ReadAllRows(i, &all);
+      t.keys = std::move(all.keys);
+      t.weights = std::move(all.weights);
     } else {
       t.keys = std::move(dirty.keys);
       t.weights = std::move(dirty.weights);

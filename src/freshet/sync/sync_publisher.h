@@ -1,9 +1,9 @@
 // SyncPublisher: the training side of sync. Every interval it cuts a
-// DeltaBatch from one training shard (a RecModel) and sends it to a
-// DeltaSink, which acknowledges it or not (freshet/sync/delta_sink.h).
+// DeltaBatch from one training store or shard (a ParameterStore) and sends it
+// to a DeltaSink, which acknowledges it or not (freshet/sync/delta_sink.h).
 //
 // A batch holds every row whose sync dirty bit was set since the previous
-// batch (EmbeddingTable::CollectDirty(kSync): the bits cannot overflow,
+// batch (ParameterStore::CollectDirty(kSync): the bits cannot overflow,
 // however many rows change), every key deleted since then, and the dense
 // parameters as of the latest finished training batch. A batch is sent every
 // interval even when nothing changed (a heartbeat), so a replica can tell a
@@ -32,7 +32,7 @@
 // Thread safety: OnBatch() is called from the training compute thread;
 // PublishNow(), RequestFull(), Start(), Stop() and stats() from any thread
 // (RequestFull() also from inside the sink's Send()). Publications are
-// serialised. The constructor reads the model's dense parameters, so it must
+// serialised. The constructor reads the store's dense parameters, so it must
 // run before training starts.
 #ifndef FRESHET_SYNC_SYNC_PUBLISHER_H_
 #define FRESHET_SYNC_SYNC_PUBLISHER_H_
@@ -48,9 +48,9 @@
 #include "absl/status/statusor.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/mutex.h"
+#include "freshet/store/parameter_store.h"
 #include "freshet/sync/delta_batch.h"
 #include "freshet/sync/delta_sink.h"
-#include "freshet/train/rec_model.h"
 
 namespace freshet {
 
@@ -89,14 +89,15 @@ struct SyncStats {
 
 class SyncPublisher {
  public:
-  SyncPublisher(RecModel* model, DeltaSink* sink,
+  SyncPublisher(ParameterStore* store, DeltaSink* sink,
                 const SyncPublisherOptions& options);
   ~SyncPublisher();
   SyncPublisher(const SyncPublisher&) = delete;
   SyncPublisher& operator=(const SyncPublisher&) = delete;
 
   // Trainer hook (TrainerOptions::after_batch).
-  void OnBatch(const RecModel& model, int64_t examples, double batch_start_s);
+  void OnBatch(const ParameterStore& store, int64_t examples,
+               double batch_start_s);
 
   // Cuts and sends one batch now; returns its version, or the sink's error
   // (the batch's content is then pending and rides in the next batch).
@@ -121,7 +122,7 @@ class SyncPublisher {
   // from the sync dirty bits, or, for a full batch, every row.
   void CollectTables(DeltaBatch* batch);
 
-  RecModel* const model_;
+  ParameterStore* const store_;
   DeltaSink* const sink_;
   const SyncPublisherOptions options_;
   const Clock* const clock_;

@@ -16,12 +16,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "freshet/base/hash.h"
 #include "freshet/data/schema.h"
+#include "freshet/store/local_store.h"
 #include "freshet/sync/delta_batch.h"
 #include "freshet/sync/delta_merge.h"
 #include "freshet/sync/delta_sink.h"
 #include "freshet/sync/fp16.h"
 #include "freshet/sync/sync_publisher.h"
-#include "freshet/train/rec_model.h"
 
 namespace freshet {
 namespace {
@@ -410,7 +410,7 @@ class FlakySink : public DeltaSink {
   std::vector<int> fail_, ambiguous_;
 };
 
-std::unique_ptr<RecModel> SmallModel() {
+std::unique_ptr<LocalStore> SmallModel() {
   absl::StatusOr<JobConfig> job = ParseJobConfig(
       "schema:\n"
       "  label: label\n"
@@ -424,12 +424,12 @@ std::unique_ptr<RecModel> SmallModel() {
   EXPECT_TRUE(job.ok()) << job.status();
   auto schema = Schema::Compile(job->schema);
   EXPECT_TRUE(schema.ok()) << schema.status();
-  auto model = RecModel::Create(*job, *schema, 1);
+  auto model = LocalStore::Create(*job, *schema, 1);
   EXPECT_TRUE(model.ok()) << model.status();
   return std::move(*model);
 }
 
-void ExpectMirrorEqualsTables(const RecModel& model, const MirrorSink& sink) {
+void ExpectMirrorEqualsTables(const LocalStore& model, const MirrorSink& sink) {
   for (int i = 0; i < model.num_tables(); ++i) {
     const EmbeddingTable& t = model.table(i);
     const bool fp16 = t.spec().serving_precision == "fp16";
@@ -449,7 +449,7 @@ void ExpectMirrorEqualsTables(const RecModel& model, const MirrorSink& sink) {
 }
 
 TEST(SyncPublisherTest, NoUpdateIsDroppedHoweverManyRowsChange) {
-  std::unique_ptr<RecModel> model = SmallModel();
+  std::unique_ptr<LocalStore> model = SmallModel();
   MirrorSink sink;
   SyncPublisher publisher(model.get(), &sink, {});
   std::mt19937_64 rng(5);
@@ -490,7 +490,7 @@ TEST(SyncPublisherTest, NoUpdateIsDroppedHoweverManyRowsChange) {
 // and dense part included; the batch after a success carries only what
 // changed since.
 TEST(SyncPublisherTest, FailedSendsKeepTheirRowsUntilTheSinkTakesThem) {
-  std::unique_ptr<RecModel> model = SmallModel();
+  std::unique_ptr<LocalStore> model = SmallModel();
   MirrorSink mirror;
   FlakySink sink(&mirror, /*fail=*/{2, 3, 4}, /*ambiguous=*/{6});
   SyncPublisher publisher(model.get(), &sink, {});
@@ -541,7 +541,7 @@ TEST(SyncPublisherTest, FailedSendsKeepTheirRowsUntilTheSinkTakesThem) {
 // The first batch of a publisher is full (it may follow another one's), and
 // so is the next batch after the sink reports a gap or RequestFull().
 TEST(SyncPublisherTest, FullBatchesFirstAfterAGapAndOnRequest) {
-  std::unique_ptr<RecModel> model = SmallModel();
+  std::unique_ptr<LocalStore> model = SmallModel();
   std::vector<uint64_t> keys = {1, 2, 3};
   std::vector<float> out(3 * model->table(0).dim());
   ASSERT_TRUE(model->table(0)
@@ -591,7 +591,7 @@ TEST(SyncPublisherTest, FullBatchesFirstAfterAGapAndOnRequest) {
 }
 
 TEST(SyncPublisherTest, BackgroundThreadPublishesEveryIntervalAndOnStop) {
-  std::unique_ptr<RecModel> model = SmallModel();
+  std::unique_ptr<LocalStore> model = SmallModel();
   MirrorSink sink;
   SyncPublisherOptions opt;
   opt.interval_s = 0.02;

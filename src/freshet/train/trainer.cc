@@ -11,6 +11,7 @@
 #include "freshet/base/bounded_queue.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/logging.h"
+#include "freshet/base/mutex.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/base/worker_pool.h"
 #include "freshet/data/source.h"
@@ -43,8 +44,8 @@ namespace {
 WorkerPool* PoolFor(int threads) {
   // One pool per process and width; trainers are few and long-lived.
   static WorkerPool* pools[65] = {};
-  static absl::Mutex mu;
-  absl::MutexLock lock(&mu);
+  static Mutex mu;
+  MutexLock lock(&mu);
   threads = std::clamp(threads, 1, 64);
   if (pools[threads] == nullptr) pools[threads] = new WorkerPool(threads);
   return pools[threads];
@@ -58,19 +59,80 @@ Trainer::~Trainer() = default;
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     const JobConfig& job, const TrainerOptions& options) {
-  std::unique_ptr<Trainer> t(new Trainer(job, options));
   if (job.schema.labels.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(job.path, ": schema: training needs a label"));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema,
                    Schema::Compile(job.schema));
-  ASSIGN_OR_RETURN(t->reader_, ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(std::unique_ptr<ExampleReader> reader,
+                   ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> store,
+                   MakeTrainingStore(job, schema, options));
+  LocalStore* borrowed = store.get();
+  ASSIGN_OR_RETURN(std::unique_ptr<Trainer> t,
+                   Create(job, std::move(reader), borrowed, options));
+  t->owned_store_ = std::move(store);
+  return t;
+}
+
+absl::StatusOr<std::unique_ptr<LocalStore>> MakeTrainingStore(
+    const JobConfig& job, std::shared_ptr<const Schema> schema,
+    const TrainerOptions& options) {
   EmbeddingTableOptions table_options;
   table_options.track_sync = options.track_sync;
   table_options.track_checkpoint = options.track_checkpoint;
-  ASSIGN_OR_RETURN(
-      t->model_, RecModel::Create(job, schema, job.train.seed, table_options));
+  return LocalStore::Create(job, std::move(schema), job.train.seed,
+                            table_options);
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const JobConfig& job, std::unique_ptr<ExampleReader> source,
+    ParameterStore* store, const TrainerOptions& options) {
+  if (job.schema.labels.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(job.path, ": schema: training needs a label"));
+  }
+  std::unique_ptr<Trainer> t(new Trainer(job, options));
+  t->reader_ = std::move(source);
+  t->store_ = store;
+  const Schema& schema = t->reader_->schema();
+  t->dense_ = store->shared_dense();
+  if (t->dense_ == nullptr) {
+    // The dense part lives elsewhere: compute on a copy, pulled after every
+    // step.
+    ASSIGN_OR_RETURN(std::vector<int> slot_dims, SlotDimsOf(job));
+    ASSIGN_OR_RETURN(t->own_dense_,
+                     Model::Create(job.model, slot_dims, schema.num_dense(),
+                                   job.train.seed));
+    t->dense_ = t->own_dense_.get();
+    RETURN_IF_ERROR(store->PullDense(t->dense_->params()));
+  }
+  if (store->num_dense_params() !=
+      static_cast<int64_t>(t->dense_->num_params())) {
+    return absl::InvalidArgumentError(
+        "the store's dense part is not the model's");
+  }
+  // The store's tables must be the ones this model reads, in its order.
+  ASSIGN_OR_RETURN(ModelTables layout,
+                   ResolveModelTables(job, schema, t->dense_->shape()));
+  if (static_cast<int>(layout.tables.size()) != store->num_tables()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the store has ", store->num_tables(),
+                     " tables, the model reads ", layout.tables.size()));
+  }
+  std::vector<int> dims;
+  for (int i = 0; i < store->num_tables(); ++i) {
+    const TableSpec& have = store->table_spec(i);
+    if (have.name != layout.tables[i].name ||
+        have.dim != layout.tables[i].dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("store table ", i, " is '", have.name, "' (dim ",
+                       have.dim, "), the model reads '", layout.tables[i].name,
+                       "' (dim ", layout.tables[i].dim, ")"));
+    }
+    dims.push_back(have.dim);
+  }
   const bool deterministic = options.deterministic || job.train.deterministic;
   t->threads_ = deterministic ? 1 : job.train.threads;
   ProgressiveMetricsOptions mopt;
@@ -79,8 +141,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   for (int i = 0; i < t->threads_; ++i) {
     t->shards_.push_back(std::make_unique<Shard>());
   }
-  t->embedder_ = std::make_unique<BatchEmbedder>(t->model_.get());
-  t->dparams_.resize(t->model_->dense().num_params());
+  t->embedder_ = std::make_unique<BatchEmbedder>(
+      store, store, schema, t->dense_->shape(), layout.slots, dims);
+  t->dparams_.resize(t->dense_->num_params());
   if (!options.window_log.empty()) {
     t->window_log_ = std::make_unique<std::ofstream>(options.window_log);
     if (!*t->window_log_) {
@@ -103,7 +166,7 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
     shards_[s]->begin = n * s / dense_shards;
     shards_[s]->end = n * (s + 1) / dense_shards;
   }
-  const Model& dense = model_->dense();
+  const Model& dense = *dense_;
   const ModelShape& shape = dense.shape();
   const int64_t t = batch.event_time_ms;
   labels_.resize(n);
@@ -177,17 +240,12 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
   }
   const float inv = 1.0f / static_cast<float>(n);
   for (float& g : dparams_) g *= inv;
-  RETURN_IF_ERROR(
-      model_->dense_optimizer().Step(model_->dense().params(), dparams_));
+  RETURN_IF_ERROR(store_->PushDense(dparams_));
+  if (own_dense_ != nullptr)
+    RETURN_IF_ERROR(store_->PullDense(dense_->params()));
 
   // Expiry in event time: a bounded slice of the sweep per batch.
-  if (t > 0) {
-    for (int i = 0; i < model_->num_tables(); ++i) {
-      if (model_->table(i).spec().ttl_ms > 0) {
-        model_->table(i).ExpireStep(t, 4 * static_cast<int64_t>(n));
-      }
-    }
-  }
+  if (t > 0) store_->ExpireStep(t, 4 * static_cast<int64_t>(n));
   return absl::OkStatus();
 }
 
@@ -222,8 +280,9 @@ void Trainer::UpdateProgress(double now, bool final) {
   p.calibration = metrics_->Calibration();
   p.window_logloss = metrics_->WindowLogLoss();
   p.window_auc = metrics_->WindowAuc();
-  p.table_rows = model_->TotalRows();
-  p.table_bytes = model_->TotalBytes();
+  const StoreStats stats = store_->Stats();
+  p.table_rows = stats.rows;
+  p.table_bytes = stats.bytes;
   p.position = position_;
   progress_ = p;
 }
@@ -288,7 +347,7 @@ absl::Status Trainer::Run(
         full.PopFor(absl::Milliseconds(100), &idle);
     if (!b && idle && !stop_.load()) {
       // Waiting for the stream (follow mode): a safe point all the same.
-      if (options_.on_idle) options_.on_idle(*model_);
+      if (options_.on_idle) options_.on_idle(*store_);
       // Report the batches since the last report now, not at the next batch,
       // which may be long in coming.
       if (examples_ != reported_examples) {
@@ -310,7 +369,7 @@ absl::Status Trainer::Run(
     malformed_ = (*b)->malformed;
     position_ = (*b)->position;
     if (options_.after_batch) {
-      options_.after_batch(*model_, examples_, batch_start);
+      options_.after_batch(*store_, examples_, batch_start);
     }
     if (window_log_ && examples_ >= next_window_log_) {
       status = LogWindow((*b)->event_time_ms);
@@ -347,7 +406,7 @@ absl::Status Trainer::Resume(const std::string& position, int64_t examples) {
   return absl::OkStatus();
 }
 
-uint64_t ModelDigest(const RecModel& model) {
+uint64_t ModelDigest(const LocalStore& model) {
   XXH3_state_t* state = XXH3_createState();
   XXH3_64bits_reset(state);
   struct Row {

@@ -36,7 +36,7 @@
 #include "freshet/base/config.h"
 #include "freshet/data/example_reader.h"
 #include "freshet/model/metrics.h"
-#include "freshet/train/rec_model.h"
+#include "freshet/store/batch_embedder.h"
 
 namespace freshet {
 
@@ -57,11 +57,12 @@ struct TrainerOptions {
   // no update is in flight: the place to copy the dense parameters or to
   // stamp a sync version. `batch_start_s` is MonotonicSeconds() when the
   // batch entered the compute stage.
-  std::function<void(RecModel& model, int64_t examples, double batch_start_s)>
+  std::function<void(ParameterStore& store, int64_t examples,
+                     double batch_start_s)>
       after_batch;
   // Called on the compute thread about every 100 ms while no batch is ready
   // (a followed stream with nothing new), with no update in flight.
-  std::function<void(RecModel& model)> on_idle;
+  std::function<void(ParameterStore& store)> on_idle;
 };
 
 // A snapshot of a running or finished training pass.
@@ -83,6 +84,18 @@ struct TrainerProgress {
 
 class Trainer {
  public:
+  // Trains the model of `job` on `source` (whose schema is compiled from
+  // job.schema), reading and updating its parameters in `store` (not owned:
+  // the job that wires the trainer to sync and checkpoints owns it). The
+  // store must hold the tables the model reads (ResolveModelTables), in that
+  // order, and a dense part of the model's size; InvalidArgument otherwise.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const JobConfig& job, std::unique_ptr<ExampleReader> source,
+      ParameterStore* store, const TrainerOptions& options);
+
+  // The same with the job's own source (ExampleReader::Open(job.source)) and
+  // a LocalStore of its own (MakeTrainingStore), reached through model():
+  // for tests, benchmarks and one-off tools.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const JobConfig& job, const TrainerOptions& options);
   ~Trainer();
@@ -110,7 +123,9 @@ class Trainer {
   // The final (or latest) progress; call after Run() returns.
   TrainerProgress Progress() const { return progress_; }
 
-  RecModel& model() { return *model_; }
+  ParameterStore& store() { return *store_; }
+  // The store made by Create(job, options). REQUIRES: created so.
+  LocalStore& model() { return *owned_store_; }
 
  private:
   Trainer(const JobConfig& job, const TrainerOptions& options);
@@ -125,7 +140,10 @@ class Trainer {
   TrainerOptions options_;
   int threads_ = 1;
   std::unique_ptr<ExampleReader> reader_;
-  std::unique_ptr<RecModel> model_;
+  std::unique_ptr<LocalStore> owned_store_;
+  ParameterStore* store_ = nullptr;
+  Model* dense_ = nullptr;  // the store's shared dense part, or own_dense_
+  std::unique_ptr<Model> own_dense_;
   std::unique_ptr<ProgressiveMetrics> metrics_;
   std::unique_ptr<BatchEmbedder> embedder_;
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -144,10 +162,16 @@ class Trainer {
   int64_t next_window_log_ = 0;
 };
 
+// The LocalStore a trainer of `job` needs, with the change tracking
+// `options` asks for (track_sync, track_checkpoint).
+absl::StatusOr<std::unique_ptr<LocalStore>> MakeTrainingStore(
+    const JobConfig& job, std::shared_ptr<const Schema> schema,
+    const TrainerOptions& options);
+
 // One 64-bit hash over every table row (key, weights, optimizer state, in
 // key order) and the dense parameters and optimizer state: equal digests
 // mean equal models.
-uint64_t ModelDigest(const RecModel& model);
+uint64_t ModelDigest(const LocalStore& model);
 
 }  // namespace freshet
 

@@ -1,102 +1,44 @@
-#include "freshet/train/rec_model.h"
+#include "freshet/store/batch_embedder.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "freshet/base/status_macros.h"
 
 namespace freshet {
 
-absl::StatusOr<ModelTables> ResolveModelTables(const JobConfig& job,
-                                               const Schema& schema,
-                                               const ModelShape& shape) {
-  ModelTables out;
-  absl::flat_hash_map<std::string, int> by_name;
-  auto table_index = [&](const TableSpec& spec) {
-    auto [it, inserted] =
-        by_name.try_emplace(spec.name, static_cast<int>(out.tables.size()));
-    if (inserted) out.tables.push_back(spec);
-    return it->second;
-  };
-  for (int s = 0; s < schema.num_slots(); ++s) {
-    const Schema::Slot& slot = schema.slot(s);
-    const TableSpec* spec = job.FindTable(slot.table);
-    if (spec == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("slot '", slot.name, "': no table '", slot.table, "'"));
-    }
-    const SlotShape& need = shape.slots[s];
-    SlotBinding binding;
-    binding.mean = slot.pooling == Pooling::kMean;
-    if (need.embedding_dim > 0) {
-      binding.embedding_table = table_index(*spec);
-      binding.embedding_dim = need.embedding_dim;
-      binding.embedding_offset = need.embedding_offset;
-    }
-    if (need.needs_wide) {
-      TableSpec wide = *spec;
-      wide.name = spec->name + "/wide";
-      wide.dim = 1;
-      wide.optimizer = job.model.wide_optimizer;
-      wide.initializer.type = "zeros";
-      binding.wide_table = table_index(wide);
-    }
-    out.slots.push_back(binding);
-  }
-  return out;
+namespace {
+
+std::vector<int> TableDims(const ParameterStore& store) {
+  std::vector<int> dims(store.num_tables());
+  for (int t = 0; t < store.num_tables(); ++t)
+    dims[t] = store.table_spec(t).dim;
+  return dims;
 }
 
-absl::StatusOr<std::unique_ptr<RecModel>> RecModel::Create(
-    const JobConfig& job, std::shared_ptr<const Schema> schema, uint64_t seed,
-    const EmbeddingTableOptions& table_options) {
-  if (schema->num_slots() != static_cast<int>(job.schema.slots.size())) {
-    return absl::InvalidArgumentError(
-        "schema was not compiled from the job's schema");
+}  // namespace
+
+BatchEmbedder::BatchEmbedder(LocalStore* store)
+    : BatchEmbedder(store, store, store->schema(), store->dense().shape(),
+                    store->slots(), TableDims(*store)) {}
+
+BatchEmbedder::BatchEmbedder(RowReader* reader, ParameterStore* store,
+                             const Schema& schema, const ModelShape& shape,
+                             const std::vector<SlotBinding>& slots,
+                             const std::vector<int>& table_dims)
+    : reader_(reader),
+      store_(store),
+      shape_(shape),
+      slots_(slots),
+      parts_(table_dims.size()),
+      table_slots_(table_dims.size()) {
+  for (size_t t = 0; t < table_dims.size(); ++t) parts_[t].dim = table_dims[t];
+  for (int d = 0; d < schema.num_dense(); ++d) {
+    missing_.push_back(schema.dense(d).missing);
   }
-  ASSIGN_OR_RETURN(std::vector<int> slot_dims, SlotDimsOf(job));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> dense,
-      Model::Create(job.model, slot_dims, schema->num_dense(), seed));
-  ASSIGN_OR_RETURN(
-      DenseOptimizer optimizer,
-      DenseOptimizer::Create(job.model.dense_optimizer, dense->num_params()));
-  std::unique_ptr<RecModel> model(
-      new RecModel(std::move(schema), std::move(dense), std::move(optimizer)));
-
-  ASSIGN_OR_RETURN(
-      ModelTables layout,
-      ResolveModelTables(job, *model->schema_, model->dense_->shape()));
-  for (const TableSpec& spec : layout.tables) {
-    ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingTable> table,
-                     EmbeddingTable::Create(spec, table_options));
-    model->tables_.push_back(std::move(table));
-  }
-  model->slots_ = std::move(layout.slots);
-  return model;
-}
-
-int64_t RecModel::TotalRows() const {
-  int64_t rows = 0;
-  for (const auto& t : tables_) rows += t->size();
-  return rows;
-}
-
-int64_t RecModel::TotalBytes() const {
-  int64_t bytes = static_cast<int64_t>(dense_->num_params() * sizeof(float));
-  for (const auto& t : tables_) bytes += t->Stats().total_bytes;
-  return bytes;
-}
-
-BatchEmbedder::BatchEmbedder(RecModel* model)
-    : model_(model),
-      parts_(model->num_tables()),
-      table_slots_(model->num_tables()) {
-  for (int t = 0; t < model->num_tables(); ++t) {
-    parts_[t].dim = model->table(t).dim();
-  }
-  for (int s = 0; s < model->schema().num_slots(); ++s) {
-    const RecModel::SlotBinding& b = model->slot(s);
+  for (int s = 0; s < static_cast<int>(slots_.size()); ++s) {
+    const SlotBinding& b = slots_[s];
     if (b.embedding_table >= 0)
       table_slots_[b.embedding_table].push_back({s, false});
     if (b.wide_table >= 0) {
@@ -107,8 +49,9 @@ BatchEmbedder::BatchEmbedder(RecModel* model)
 }
 
 absl::Status BatchEmbedder::Embed(absl::Span<const Example> examples,
-                                  LookupMode mode, int64_t event_time_ms) {
-  RETURN_IF_ERROR(Begin(examples));
+                                  LookupMode mode, int64_t event_time_ms,
+                                  const Example* context) {
+  RETURN_IF_ERROR(Begin(examples, context));
   return EmbedPart(examples, mode, event_time_ms, 0, 1);
 }
 
@@ -117,12 +60,18 @@ absl::Status BatchEmbedder::ApplyGradients(absl::Span<const float> labels,
   return ApplyPart(labels, event_time_ms, 0, 1);
 }
 
-absl::Status BatchEmbedder::Begin(absl::Span<const Example> examples) {
-  const ModelShape& shape = model_->dense().shape();
+absl::Status BatchEmbedder::Begin(absl::Span<const Example> examples,
+                                  const Example* context) {
+  const ModelShape& shape = shape_;
   const int batch = static_cast<int>(examples.size());
   const int num_slots = shape.num_slots();
   const int width = shape.embedding_width;
   const int num_dense = shape.num_dense;
+  if (context != nullptr &&
+      (context->num_slots() != num_slots ||
+       static_cast<int>(context->dense.size()) != num_dense)) {
+    return absl::InvalidArgumentError("context does not follow the schema");
+  }
   dense_.resize(static_cast<size_t>(batch) * num_dense);
   for (int b = 0; b < batch; ++b) {
     const Example& e = examples[b];
@@ -135,9 +84,16 @@ absl::Status BatchEmbedder::Begin(absl::Span<const Example> examples) {
           absl::StrCat("example has ", e.dense.size(),
                        " dense features, the model ", num_dense));
     }
-    std::copy(e.dense.begin(), e.dense.end(),
-              dense_.begin() + static_cast<size_t>(b) * num_dense);
+    float* dst = dense_.data() + static_cast<size_t>(b) * num_dense;
+    for (int d = 0; d < num_dense; ++d) {
+      float x = e.dense[d];
+      if (context != nullptr && !std::isnan(context->dense[d])) {
+        x = context->dense[d];
+      }
+      dst[d] = std::isnan(x) ? missing_[d] : x;
+    }
   }
+  context_ = context;
   embeddings_.assign(static_cast<size_t>(batch) * width, 0.0f);
   wide_.assign(static_cast<size_t>(batch) * num_slots, 0.0f);
   d_embeddings_.resize(embeddings_.size());
@@ -159,7 +115,7 @@ absl::Status BatchEmbedder::Begin(absl::Span<const Example> examples) {
 absl::Status BatchEmbedder::EmbedPart(absl::Span<const Example> examples,
                                       LookupMode mode, int64_t event_time_ms,
                                       int part_index, int num_parts) {
-  const ModelShape& shape = model_->dense().shape();
+  const ModelShape& shape = shape_;
   const int batch = static_cast<int>(examples.size());
   const int num_slots = shape.num_slots();
   const int width = shape.embedding_width;
@@ -170,9 +126,13 @@ absl::Status BatchEmbedder::EmbedPart(absl::Span<const Example> examples,
       const Example& e = examples[b];
       for (const SlotUse& use : table_slots_[t]) {
         absl::Span<const uint64_t> ids = e.slot_ids(use.slot);
-        if (ids.empty()) continue;
-        const RecModel::SlotBinding& binding = model_->slot(use.slot);
         absl::Span<const float> weights = e.slot_weights(use.slot);
+        if (ids.empty() && context_ != nullptr) {
+          ids = context_->slot_ids(use.slot);
+          weights = context_->slot_weights(use.slot);
+        }
+        if (ids.empty()) continue;
+        const SlotBinding& binding = slots_[use.slot];
         float norm = 1.0f;
         if (binding.mean) {
           float total = 0.0f;
@@ -197,9 +157,9 @@ absl::Status BatchEmbedder::EmbedPart(absl::Span<const Example> examples,
     }
     if (part.keys.empty()) continue;
     part.rows.resize(part.keys.size() * part.dim);
-    RETURN_IF_ERROR(
-        model_->table(static_cast<int>(t))
-            .Lookup(part.keys, absl::MakeSpan(part.rows), mode, event_time_ms));
+    RETURN_IF_ERROR(reader_->Lookup(static_cast<int>(t), part.keys,
+                                    absl::MakeSpan(part.rows), mode,
+                                    event_time_ms));
     const int dim = part.dim;
     if (part.wide) {
       for (const Occurrence& o : part.occurrences) {
@@ -222,7 +182,10 @@ absl::Status BatchEmbedder::EmbedPart(absl::Span<const Example> examples,
 absl::Status BatchEmbedder::ApplyPart(absl::Span<const float> labels,
                                       int64_t event_time_ms, int part_index,
                                       int num_parts) {
-  const ModelShape& shape = model_->dense().shape();
+  if (store_ == nullptr) {
+    return absl::FailedPreconditionError("a read-only embedder cannot apply");
+  }
+  const ModelShape& shape = shape_;
   const int num_slots = shape.num_slots();
   const int width = shape.embedding_width;
   for (size_t t = part_index; t < parts_.size(); t += num_parts) {
@@ -251,11 +214,10 @@ absl::Status BatchEmbedder::ApplyPart(absl::Span<const float> labels,
             std::max(part.labels[o.unique], labels[o.example]);
       }
     }
-    RETURN_IF_ERROR(model_->table(static_cast<int>(t))
-                        .Apply(part.keys, part.grads, event_time_ms,
-                               labels.empty()
-                                   ? absl::Span<const float>()
-                                   : absl::MakeConstSpan(part.labels)));
+    RETURN_IF_ERROR(
+        store_->Apply(static_cast<int>(t), part.keys, part.grads, event_time_ms,
+                      labels.empty() ? absl::Span<const float>()
+                                     : absl::MakeConstSpan(part.labels)));
   }
   return absl::OkStatus();
 }
