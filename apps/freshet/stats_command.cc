@@ -17,31 +17,24 @@
 #include "freshet/data/example_reader.h"
 #include "freshet/data/schema.h"
 #include "freshet/data/stream_stats.h"
+#include "freshet/job/job_inputs.h"
 
 namespace freshet {
 namespace {
 
 struct StatsOptions {
-  std::string config;
-  std::vector<std::string> overrides;
-  std::string data;
+  JobInputs job;
   int64_t max_records = 0;
   int top = 5;
   bool json = false;
 };
 
 int RunStats(const StatsOptions& opt) {
-  std::vector<std::string> overrides = opt.overrides;
-  if (!opt.data.empty()) {
-    overrides.push_back("source.type=file");
-    overrides.push_back("source.path=" + opt.data);
-  }
-  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  absl::StatusOr<JobConfig> job = LoadJob(opt.job);
   if (!job.ok()) {
     std::cerr << "freshet stats: " << job.status().message() << "\n";
     return 2;
   }
-  if (!opt.data.empty()) job->source.path = opt.data;  // as given, not resolved
   auto schema = Schema::Compile(job->schema);
   if (!schema.ok()) {
     std::cerr << "freshet stats: " << job->path << ": "
@@ -113,8 +106,8 @@ CommandRunner SetupStats(CLI::App& app) {
       "stats",
       "Parse a stream and print records/s, malformed records by kind, "
       "label rate, distinct and top ids per slot");
-  AddConfigOptions(cmd, &opt->config, &opt->overrides);
-  cmd->add_option("--data", opt->data,
+  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
+  cmd->add_option("--data", opt->job.data,
                   "Read this file or folder of segments instead of the "
                   "job's source");
   cmd->add_option("--max-records", opt->max_records,
