@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "apps/freshet/command.h"
+#include "freshet/base/human_bytes.h"
 #include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/inventory.h"

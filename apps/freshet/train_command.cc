@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
+#include "freshet/base/human_bytes.h"
 #include "freshet/job/job_inputs.h"
 #include "freshet/job/restore_model.h"
 #include "freshet/job/training_job.h"
