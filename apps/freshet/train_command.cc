@@ -7,7 +7,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,28 +46,6 @@ std::string ProgressLine(const TrainerProgress& p) {
       static_cast<long long>(p.examples), p.examples_per_sec, p.window_auc,
       p.window_logloss, p.auc, p.logloss, static_cast<long long>(p.table_rows),
       HumanBytes(static_cast<uint64_t>(p.table_bytes)));
-}
-
-nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest,
-                      double dense_gflops) {
-  auto num = [](double v) -> nlohmann::json {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-  };
-  return {{"examples", p.examples},
-          {"records", p.records},
-          {"malformed", p.malformed},
-          {"seconds", p.seconds},
-          {"examples_per_sec", num(p.examples_per_sec)},
-          {"logloss", num(p.logloss)},
-          {"auc", num(p.auc)},
-          {"calibration", num(p.calibration)},
-          {"window_logloss", num(p.window_logloss)},
-          {"window_auc", num(p.window_auc)},
-          {"table_rows", p.table_rows},
-          {"table_bytes", p.table_bytes},
-          {"position", p.position},
-          {"digest", absl::StrFormat("%016x", digest)},
-          {"dense_gflops", num(dense_gflops)}};
 }
 
 int RunTrain(const TrainOptions& opt) {
@@ -163,7 +140,7 @@ int RunTrain(const TrainOptions& opt) {
   }
   if (!opt.metrics_json.empty()) {
     std::ofstream out(opt.metrics_json);
-    out << ToJson(p, digest, dense_gflops).dump(2) << "\n";
+    out << TrainingMetricsJson(p, digest, dense_gflops).dump(2) << "\n";
     if (!out) {
       std::cerr << "freshet train: cannot write " << opt.metrics_json << "\n";
       return 1;
