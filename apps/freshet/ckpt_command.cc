@@ -9,30 +9,22 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/time.h"
 #include "apps/freshet/command.h"
+#include "freshet/base/human_bytes.h"
 #include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
-#include "freshet/ckpt/manifest.h"
+#include "freshet/ckpt/inventory.h"
 #include "freshet/serve/admin_client.h"
 
 namespace freshet {
 namespace {
-
-namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 struct CkptOptions {
   std::string dir;
@@ -41,75 +33,6 @@ struct CkptOptions {
   std::string token;
   double timeout_s = 600;
 };
-
-// "2026-11-22T19:31:30.123Z".
-std::string UtcTime(int64_t unix_ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(unix_ms),
-                          absl::UTCTimeZone());
-}
-
-// Bytes of the regular files directly in `path`.
-uint64_t BytesOnDisk(const std::string& path) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
-    std::error_code fec;
-    if (e.is_regular_file(fec)) {
-      const uintmax_t size = e.file_size(fec);
-      if (!fec) total += size;
-    }
-  }
-  return total;
-}
-
-// The id of "ckpt-<digits>.tmp", if `name` is one.
-std::optional<uint64_t> TmpId(const std::string& name) {
-  const std::string prefix = "ckpt-", suffix = ".tmp";
-  if (name.size() <= prefix.size() + suffix.size() ||
-      name.compare(0, prefix.size(), prefix) != 0 ||
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return std::nullopt;
-  }
-  const std::string digits =
-      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-  if (digits.size() > 19) return std::nullopt;
-  uint64_t id = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    id = id * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return id;
-}
-
-// Leftover ckpt-<id>.tmp directories of `dir`, by id.
-std::map<uint64_t, std::string> TmpDirs(const std::string& dir) {
-  std::map<uint64_t, std::string> out;
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    std::error_code tec;
-    if (!e.is_directory(tec)) continue;
-    if (std::optional<uint64_t> id = TmpId(e.path().filename().string())) {
-      out[*id] = e.path().string();
-    }
-  }
-  return out;
-}
-
-// Checks that `dir` is an existing folder; prints why not.
-bool CheckFolder(const char* command, const std::string& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    std::cerr << "freshet ckpt " << command << ": " << dir
-              << ": no such folder\n";
-    return false;
-  }
-  if (!fs::is_directory(dir, ec)) {
-    std::cerr << "freshet ckpt " << command << ": " << dir
-              << ": not a folder\n";
-    return false;
-  }
-  return true;
-}
 
 // Prints rows of cells as left-aligned columns two spaces apart.
 void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
@@ -130,136 +53,89 @@ void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-// The last component of `path`, trailing slashes ignored.
-std::string BaseName(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return fs::path(path).filename().string();
-}
-
-// Whether `dir` is one checkpoint directory rather than a folder of them.
-bool IsCheckpointDir(const std::string& dir) {
-  std::error_code ec;
-  if (fs::exists(fs::path(dir) / kManifestFileName, ec)) return true;
-  const std::string name = BaseName(dir);
-  if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) return false;
-  return name.find_first_not_of("0123456789", 5) == std::string::npos;
-}
-
 // ---------------------------------------------------------------- ls
 
+// The table row of one entry of the folder.
+std::vector<std::string> LsRow(const FolderEntry& e) {
+  const CheckpointInfo& c = e.info;
+  if (!e.published) {
+    return {absl::StrCat(c.id),
+            "(.tmp)",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            HumanBytes(e.bytes),
+            "unpublished: a write in progress or one that died"};
+  }
+  if (!c.manifest_status.ok()) {
+    return {absl::StrCat(c.id),
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            HumanBytes(e.bytes),
+            std::string(c.manifest_status.message())};
+  }
+  const Manifest& m = c.manifest;
+  const bool full = m.kind == CheckpointKind::kFull;
+  return {absl::StrCat(c.id),
+          CheckpointKindName(m.kind),
+          full ? "-" : absl::StrCat(m.parent_id),
+          full ? "-" : absl::StrCat(m.previous_id),
+          UtcTimeText(m.created_unix_ms),
+          m.metadata.stream_position.empty() ? "-" : m.metadata.stream_position,
+          absl::StrCat(m.metadata.examples),
+          absl::StrCat(e.rows),
+          absl::StrCat(e.deleted_keys),
+          HumanBytes(e.bytes),
+          "ok"};
+}
+
 int RunLs(const CkptOptions& opt) {
-  if (!CheckFolder("ls", opt.dir)) return 1;
-  absl::StatusOr<std::vector<CheckpointInfo>> list = ListCheckpoints(opt.dir);
-  if (!list.ok()) {
-    std::cerr << "freshet ckpt ls: " << list.status().message() << "\n";
+  absl::StatusOr<std::vector<FolderEntry>> entries =
+      ListCheckpointFolder(opt.dir);
+  if (!entries.ok()) {
+    std::cerr << "freshet ckpt ls: " << entries.status().message() << "\n";
     return 1;
   }
-  const std::map<uint64_t, std::string> tmps = TmpDirs(opt.dir);
-
-  // One entry per directory, published and .tmp, by id.
-  struct Entry {
-    uint64_t id;
-    const CheckpointInfo* info;  // null for a .tmp directory
-    std::string path;
-  };
-  std::vector<Entry> entries;
-  for (const CheckpointInfo& c : *list) entries.push_back({c.id, &c, c.path});
-  for (const auto& [id, path] : tmps) entries.push_back({id, nullptr, path});
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry& a, const Entry& b) { return a.id < b.id; });
-
-  json out = {{"dir", opt.dir}, {"checkpoints", json::array()}};
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "KIND", "PARENT", "PREVIOUS", "CREATED (UTC)", "STREAM POSITION",
-       "EXAMPLES", "ROWS", "DELETED", "BYTES", "STATUS"}};
-  for (const Entry& e : entries) {
-    const uint64_t bytes = BytesOnDisk(e.path);
-    const std::string name = fs::path(e.path).filename().string();
-    if (e.info == nullptr) {
-      out["checkpoints"].push_back({{"id", e.id},
-                                    {"name", name},
-                                    {"path", e.path},
-                                    {"kind", "unpublished"},
-                                    {"bytes", bytes},
-                                    {"status", "unpublished"}});
-      rows.push_back({absl::StrCat(e.id), "(.tmp)", "-", "-", "-", "-", "-",
-                      "-", "-", HumanBytes(bytes),
-                      "unpublished: a write in progress or one that died"});
-      continue;
-    }
-    const CheckpointInfo& c = *e.info;
-    if (!c.manifest_status.ok()) {
-      out["checkpoints"].push_back(
-          {{"id", c.id},
-           {"name", name},
-           {"path", c.path},
-           {"bytes", bytes},
-           {"status", std::string(c.manifest_status.message())}});
-      rows.push_back({absl::StrCat(c.id), "?", "?", "?", "?", "?", "?", "?",
-                      "?", HumanBytes(bytes),
-                      std::string(c.manifest_status.message())});
-      continue;
-    }
-    const Manifest& m = c.manifest;
-    uint64_t table_rows = 0, deleted = 0;
-    for (const ManifestFile& f : m.files) {
-      if (f.table.empty()) continue;
-      table_rows += f.rows;
-      deleted += f.deleted_keys;
-    }
-    const bool full = m.kind == CheckpointKind::kFull;
-    json j = {{"id", c.id},
-              {"name", name},
-              {"path", c.path},
-              {"kind", CheckpointKindName(m.kind)},
-              {"created_unix_ms", m.created_unix_ms},
-              {"created", UtcTime(m.created_unix_ms)},
-              {"stream_position", m.metadata.stream_position},
-              {"examples", m.metadata.examples},
-              {"sync_version", m.metadata.sync_version},
-              {"model_config_hash", m.metadata.model_config_hash},
-              {"rows", table_rows},
-              {"deleted_keys", deleted},
-              {"bytes", bytes},
-              {"status", "ok"}};
-    if (!full) {
-      j["parent_id"] = m.parent_id;
-      j["previous_id"] = m.previous_id;
-    }
-    out["checkpoints"].push_back(std::move(j));
-    rows.push_back(
-        {absl::StrCat(c.id), CheckpointKindName(m.kind),
-         full ? "-" : absl::StrCat(m.parent_id),
-         full ? "-" : absl::StrCat(m.previous_id), UtcTime(m.created_unix_ms),
-         m.metadata.stream_position.empty() ? "-" : m.metadata.stream_position,
-         absl::StrCat(m.metadata.examples), absl::StrCat(table_rows),
-         absl::StrCat(deleted), HumanBytes(bytes), "ok"});
-  }
   if (opt.json) {
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", FolderJson(opt.dir, *entries).dump(2).c_str());
     return 0;
   }
-  if (entries.empty()) {
+  if (entries->empty()) {
     std::printf("%s: no checkpoints%s\n", opt.dir.c_str(),
                 IsCheckpointDir(opt.dir)
                     ? " (it is one checkpoint directory: list its folder)"
                     : "");
     return 0;
   }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "KIND", "PARENT", "PREVIOUS", "CREATED (UTC)", "STREAM POSITION",
+       "EXAMPLES", "ROWS", "DELETED", "BYTES", "STATUS"}};
+  for (const FolderEntry& e : *entries) rows.push_back(LsRow(e));
   PrintColumns(rows);
   return 0;
 }
 
 // ---------------------------------------------------------------- verify
 
-std::string ChainText(const std::vector<CheckpointInfo>& list,
-                      const std::vector<size_t>& chain) {
-  std::vector<uint64_t> ids;
-  for (size_t i : chain) ids.push_back(list[i].id);
-  const Manifest& last = list[chain.back()].manifest;
-  return absl::StrFormat("%s (chain %s; stream position \"%s\")",
-                         CheckpointDirName(last.id), absl::StrJoin(ids, ", "),
-                         last.metadata.stream_position);
+// "ckpt-0000000001 ok" or "ckpt-0000000001 DAMAGED: why".
+void PrintVerdict(const std::string& name, const absl::Status& st) {
+  if (st.ok()) {
+    std::printf("%s ok\n", name.c_str());
+  } else {
+    std::printf("%s DAMAGED: %s\n", name.c_str(),
+                std::string(st.message()).c_str());
+  }
+  std::fflush(stdout);
 }
 
 int RunVerify(const CkptOptions& opt) {
@@ -268,65 +144,54 @@ int RunVerify(const CkptOptions& opt) {
                  "checkpoint folder or one ckpt-<id> directory)\n";
     return 2;
   }
-  if (!CheckFolder("verify", opt.dir)) return 2;
-  if (IsCheckpointDir(opt.dir)) {
-    const std::string name = BaseName(opt.dir);
-    absl::Status st = VerifyCheckpoint(opt.dir);
-    if (st.ok()) {
-      std::printf("%s ok\n", name.c_str());
-      return 0;
-    }
-    std::printf("%s DAMAGED: %s\n", name.c_str(),
-                std::string(st.message()).c_str());
-    return 1;
-  }
-  absl::StatusOr<std::vector<CheckpointInfo>> list = ListCheckpoints(opt.dir);
-  if (!list.ok()) {
-    std::cerr << "freshet ckpt verify: " << list.status().message() << "\n";
+  if (absl::Status st = CheckCheckpointFolder(opt.dir); !st.ok()) {
+    std::cerr << "freshet ckpt verify: " << st.message() << "\n";
     return 2;
   }
-  for (const auto& [id, path] : TmpDirs(opt.dir)) {
-    std::printf(
-        "%s ignored: unpublished (a write in progress or one that "
-        "died)\n",
-        fs::path(path).filename().string().c_str());
+  if (IsCheckpointDir(opt.dir)) {
+    absl::Status st = VerifyCheckpoint(opt.dir);
+    PrintVerdict(PathBaseName(opt.dir), st);
+    return st.ok() ? 0 : 1;
   }
-  if (list->empty()) {
+  absl::StatusOr<std::vector<FolderEntry>> entries =
+      ListCheckpointFolder(opt.dir);
+  if (!entries.ok()) {
+    std::cerr << "freshet ckpt verify: " << entries.status().message() << "\n";
+    return 2;
+  }
+  int published = 0;
+  for (const FolderEntry& e : *entries) {
+    if (e.published) {
+      ++published;
+    } else {
+      std::printf(
+          "%s ignored: unpublished (a write in progress or one that "
+          "died)\n",
+          e.name.c_str());
+    }
+  }
+  if (published == 0) {
     std::printf("%s: no checkpoints to verify\n", opt.dir.c_str());
     return 0;
   }
-  std::map<uint64_t, absl::Status> results;
-  int damaged = 0;
-  for (const CheckpointInfo& c : *list) {
-    absl::Status st =
-        c.manifest_status.ok() ? VerifyCheckpoint(c.path) : c.manifest_status;
-    const std::string name = CheckpointDirName(c.id);
-    if (st.ok()) {
-      std::printf("%s ok\n", name.c_str());
-    } else {
-      ++damaged;
-      std::printf("%s DAMAGED: %s\n", name.c_str(),
-                  std::string(st.message()).c_str());
-    }
-    std::fflush(stdout);
-    results[c.id] = st;
+  FolderVerification v =
+      VerifyCheckpointFolder(*entries, [](const CheckpointVerdict& c) {
+        PrintVerdict(CheckpointDirName(c.id), c.status);
+      });
+  for (const auto& [id, why] : v.unused) {
+    std::printf("%s not used by restore: %s\n", CheckpointDirName(id).c_str(),
+                why.c_str());
   }
-  ChainChoice choice = ChooseNewestGoodChain(
-      *list, [&](const CheckpointInfo& c) { return results[c.id]; });
-  for (const auto& [index, why] : choice.skipped) {
-    if (!results[(*list)[index].id].ok()) continue;  // said above
-    std::printf("%s not used by restore: %s\n",
-                CheckpointDirName((*list)[index].id).c_str(), why.c_str());
-  }
-  if (choice.chain.empty()) {
+  if (v.chain.empty()) {
     std::printf("restore would fail: no good full checkpoint\n");
   } else {
-    std::printf("restore would use %s\n",
-                ChainText(*list, choice.chain).c_str());
+    std::printf("restore would use %s (chain %s; stream position \"%s\")\n",
+                CheckpointDirName(v.chain_last.id).c_str(),
+                absl::StrJoin(v.chain, ", ").c_str(),
+                v.chain_last.metadata.stream_position.c_str());
   }
-  if (damaged > 0) {
-    std::printf("%d of %d checkpoints damaged\n", damaged,
-                static_cast<int>(list->size()));
+  if (v.damaged > 0) {
+    std::printf("%d of %d checkpoints damaged\n", v.damaged, published);
     return 1;
   }
   return 0;
@@ -335,8 +200,9 @@ int RunVerify(const CkptOptions& opt) {
 // ---------------------------------------------------------------- digest
 
 int RunDigest(const CkptOptions& opt) {
-  if (!CheckFolder("digest", opt.dir)) return 1;
-  absl::StatusOr<CheckpointChain> chain = ReadCheckpointChain(opt.dir);
+  absl::Status st = CheckCheckpointFolder(opt.dir);
+  absl::StatusOr<CheckpointChain> chain =
+      st.ok() ? ReadCheckpointChain(opt.dir) : st;
   if (!chain.ok()) {
     std::cerr << "freshet ckpt digest: " << chain.status().message() << "\n";
     return 1;
@@ -350,7 +216,7 @@ int RunDigest(const CkptOptions& opt) {
       "as of        %s (chain %s), created %s, stream position \"%s\"\n",
       CheckpointDirName(last.id).c_str(),
       absl::StrJoin(chain->ids, ", ").c_str(),
-      UtcTime(last.created_unix_ms).c_str(),
+      UtcTimeText(last.created_unix_ms).c_str(),
       last.metadata.stream_position.c_str());
   return 0;
 }

@@ -9,7 +9,6 @@
 #define FRESHET_APPS_FRESHET_COMMAND_H_
 
 #include <CLI/CLI.hpp>
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -35,9 +34,6 @@ struct CommandRegistrar {
 // Adds the common `--config C` and `--set key=value` options to `cmd`.
 void AddConfigOptions(CLI::App* cmd, std::string* config,
                       std::vector<std::string>* overrides);
-
-// "512 B", "1.5 MiB": a byte count for people.
-std::string HumanBytes(uint64_t bytes);
 
 }  // namespace freshet
 

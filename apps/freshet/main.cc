@@ -1,9 +1,6 @@
 // The `freshet` command-line tool. Subcommands register themselves (command.h).
 #include <algorithm>
-#include <cstdio>
-#include <map>
 
-#include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/logging.h"
 
@@ -21,18 +18,6 @@ void AddConfigOptions(CLI::App* cmd, std::string* config,
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", *overrides,
                   "Override a config key: path.to.key=value (repeatable)");
-}
-
-std::string HumanBytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? absl::StrFormat("%d B", bytes)
-                : absl::StrFormat("%.1f %s", v, units[u]);
 }
 
 }  // namespace freshet

@@ -29,12 +29,6 @@ struct PredictOptions {
   std::string out;
 };
 
-// "3 malformed (bad_number 1, column_count 2)".
-std::string Malformed(const ReaderCounters& c) {
-  if (c.errors == 0) return "0 malformed";
-  return absl::StrCat(c.errors, " malformed (", ErrorKindsText(c), ")");
-}
-
 int RunPredict(const PredictOptions& opt) {
   absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, opt.overrides);
   if (!job.ok()) {
@@ -76,7 +70,7 @@ int RunPredict(const PredictOptions& opt) {
         std::fprintf(stderr, "freshet predict: %lld records, %lld scored, %s\n",
                      static_cast<long long>(c.reader.records),
                      static_cast<long long>(c.scored),
-                     Malformed(c.reader).c_str());
+                     MalformedText(c.reader).c_str());
       });
   out->flush();
   if (counts.ok() && !*out) {
@@ -93,7 +87,7 @@ int RunPredict(const PredictOptions& opt) {
                "freshet predict: scored %lld of %lld records in %.1f s, %s\n",
                static_cast<long long>(counts->scored),
                static_cast<long long>(counts->reader.records), seconds,
-               Malformed(counts->reader).c_str());
+               MalformedText(counts->reader).c_str());
   return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -21,16 +20,14 @@
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
 #include "freshet/job/embedded_job.h"
+#include "freshet/job/job_inputs.h"
 #include "freshet/job/restore_model.h"
 
 namespace freshet {
 namespace {
 
 struct RunOptions {
-  std::string config;
-  std::vector<std::string> overrides;
-  std::string data;
-  bool follow = false;
+  JobInputs job;
   ServeFlags serve;
   // Shorthands for the job's sync and serve keys; unset: the job's value.
   std::optional<int64_t> sync_interval_ms;
@@ -38,7 +35,6 @@ struct RunOptions {
   std::optional<int64_t> max_body_bytes;
   std::optional<int> http_threads;
   std::string freshness_json;
-  std::string checkpoint_dir;
 };
 
 std::atomic<bool> g_stop{false};
@@ -46,14 +42,9 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 int RunRun(const RunOptions& opt) {
-  std::vector<std::string> overrides = opt.overrides;
-  if (!opt.data.empty()) {
-    overrides.push_back("source.type=file");
-    overrides.push_back("source.path=" + opt.data);
-  }
-  if (opt.follow) overrides.push_back("source.follow=true");
   // The flags are shorthands for config keys, so the config's validation
   // (and its messages) covers them too.
+  std::vector<std::string> overrides;
   if (opt.sync_interval_ms) {
     overrides.push_back(
         absl::StrCat("sync.interval=", *opt.sync_interval_ms, "ms"));
@@ -70,14 +61,10 @@ int RunRun(const RunOptions& opt) {
   if (opt.http_threads) {
     overrides.push_back(absl::StrCat("serve.http_threads=", *opt.http_threads));
   }
-  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  absl::StatusOr<JobConfig> job = LoadJob(opt.job, overrides);
   if (!job.ok()) {
     std::cerr << "freshet run: " << job.status().message() << "\n";
     return 2;
-  }
-  if (!opt.data.empty()) job->source.path = opt.data;
-  if (!opt.checkpoint_dir.empty()) {
-    job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
   }
   EmbeddedJobOptions jopt;
   jopt.on_training_stopped =
@@ -196,11 +183,11 @@ CommandRunner SetupRun(CLI::App& app) {
       "run",
       "Train on a stream and serve the model over HTTP in one process, "
       "with sub-second parameter sync from training to serving");
-  AddConfigOptions(cmd, &opt->config, &opt->overrides);
-  cmd->add_option("--data", opt->data,
+  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
+  cmd->add_option("--data", opt->job.data,
                   "Read this file or folder of segments instead of the "
                   "job's source");
-  cmd->add_flag("--follow", opt->follow, "Keep training as the log grows");
+  cmd->add_flag("--follow", opt->job.follow, "Keep training as the log grows");
   AddServeFlags(cmd, &opt->serve,
                 "Flag responses stale when the served version is older, "
                 "serve.stale_after (default 5 x the sync interval, at "
@@ -215,7 +202,7 @@ CommandRunner SetupRun(CLI::App& app) {
                   "Largest request body, serve.max_body_bytes (default 1MiB)");
   cmd->add_option("--http-threads", opt->http_threads,
                   "HTTP worker threads, serve.http_threads (default 4)");
-  cmd->add_option("--checkpoint-dir", opt->checkpoint_dir,
+  cmd->add_option("--checkpoint-dir", opt->job.checkpoint_dir,
                   "Checkpoint folder (checkpoint.dir): resume from its newest "
                   "good checkpoint, write checkpoints per the job's "
                   "checkpoint section, on POST /admin/checkpoint and on exit");

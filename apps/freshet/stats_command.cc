@@ -4,7 +4,6 @@
 // the distinct ids and the most frequent ids. Ids are the 64-bit feature ids
 // (docs/formats.md), printed in hex. `--json` prints the same as one JSON
 // object on stdout instead.
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -14,37 +13,28 @@
 
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
-#include "freshet/base/clock.h"
 #include "freshet/base/config.h"
-#include "freshet/base/logging.h"
 #include "freshet/data/example_reader.h"
 #include "freshet/data/schema.h"
 #include "freshet/data/stream_stats.h"
+#include "freshet/job/job_inputs.h"
 
 namespace freshet {
 namespace {
 
 struct StatsOptions {
-  std::string config;
-  std::vector<std::string> overrides;
-  std::string data;
+  JobInputs job;
   int64_t max_records = 0;
   int top = 5;
   bool json = false;
 };
 
 int RunStats(const StatsOptions& opt) {
-  std::vector<std::string> overrides = opt.overrides;
-  if (!opt.data.empty()) {
-    overrides.push_back("source.type=file");
-    overrides.push_back("source.path=" + opt.data);
-  }
-  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  absl::StatusOr<JobConfig> job = LoadJob(opt.job);
   if (!job.ok()) {
     std::cerr << "freshet stats: " << job.status().message() << "\n";
     return 2;
   }
-  if (!opt.data.empty()) job->source.path = opt.data;  // as given, not resolved
   auto schema = Schema::Compile(job->schema);
   if (!schema.ok()) {
     std::cerr << "freshet stats: " << job->path << ": "
@@ -59,34 +49,16 @@ int RunStats(const StatsOptions& opt) {
 
   const Schema& s = **schema;
   StreamStats stats(*schema);
-  std::vector<Example> batch(1024);
-  const double start = MonotonicSeconds();
-  double last_report = start;
-  while (opt.max_records == 0 || stats.examples() < opt.max_records) {
-    size_t want = batch.size();
-    if (opt.max_records > 0) {
-      want = std::min<int64_t>(want, opt.max_records - stats.examples());
-    }
-    auto n = (*reader)->NextBatch(absl::MakeSpan(batch.data(), want));
-    if (!n.ok()) {
-      std::cerr << "freshet stats: " << n.status().message() << "\n";
-      return 1;
-    }
-    if (*n == 0) break;
-    for (size_t i = 0; i < *n; ++i) stats.Add(batch[i]);
-    const double now = MonotonicSeconds();
-    if (now - last_report >= 5.0) {
-      FRESHET_LOG_INFO("stats: {} records, {:.0f} records/s",
-                       (*reader)->counters().records,
-                       (*reader)->counters().records / (now - start));
-      last_report = now;
-    }
+  absl::StatusOr<double> seconds =
+      ScanStream(**reader, opt.max_records, &stats);
+  if (!seconds.ok()) {
+    std::cerr << "freshet stats: " << seconds.status().message() << "\n";
+    return 1;
   }
-  const double seconds = std::max(MonotonicSeconds() - start, 1e-9);
   const ReaderCounters& c = (*reader)->counters();
   nlohmann::json out = stats.ToJson(c, opt.top);
-  out["seconds"] = seconds;
-  out["records_per_sec"] = c.records / seconds;
+  out["seconds"] = *seconds;
+  out["records_per_sec"] = c.records / *seconds;
 
   if (opt.json) {
     std::cout << out.dump(2) << "\n";
@@ -94,7 +66,7 @@ int RunStats(const StatsOptions& opt) {
   }
   std::printf("records      %lld (%lld examples) in %.2f s: %.0f records/s\n",
               static_cast<long long>(c.records),
-              static_cast<long long>(c.parsed), seconds, c.records / seconds);
+              static_cast<long long>(c.parsed), *seconds, c.records / *seconds);
   std::printf("malformed    %lld", static_cast<long long>(c.errors));
   if (c.errors > 0) std::printf(" (%s)", ErrorKindsText(c).c_str());
   std::printf("\n");
@@ -134,8 +106,8 @@ CommandRunner SetupStats(CLI::App& app) {
       "stats",
       "Parse a stream and print records/s, malformed records by kind, "
       "label rate, distinct and top ids per slot");
-  AddConfigOptions(cmd, &opt->config, &opt->overrides);
-  cmd->add_option("--data", opt->data,
+  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
+  cmd->add_option("--data", opt->job.data,
                   "Read this file or folder of segments instead of the "
                   "job's source");
   cmd->add_option("--max-records", opt->max_records,

@@ -4,11 +4,9 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
+#include "freshet/base/human_bytes.h"
+#include "freshet/job/job_inputs.h"
 #include "freshet/job/restore_model.h"
 #include "freshet/job/training_job.h"
 #include "freshet/train/trainer.h"
@@ -25,15 +25,11 @@ namespace freshet {
 namespace {
 
 struct TrainOptions {
-  std::string config;
-  std::vector<std::string> overrides;
-  std::string data;
-  bool follow = false;
+  JobInputs job;
   bool deterministic = false;
   int64_t max_examples = 0;
   std::string metrics_json;
   std::string window_log;
-  std::string checkpoint_dir;
 };
 
 std::atomic<TrainingJob*> g_job{nullptr};
@@ -52,43 +48,11 @@ std::string ProgressLine(const TrainerProgress& p) {
       HumanBytes(static_cast<uint64_t>(p.table_bytes)));
 }
 
-nlohmann::json ToJson(const TrainerProgress& p, uint64_t digest,
-                      double dense_gflops) {
-  auto num = [](double v) -> nlohmann::json {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-  };
-  return {{"examples", p.examples},
-          {"records", p.records},
-          {"malformed", p.malformed},
-          {"seconds", p.seconds},
-          {"examples_per_sec", num(p.examples_per_sec)},
-          {"logloss", num(p.logloss)},
-          {"auc", num(p.auc)},
-          {"calibration", num(p.calibration)},
-          {"window_logloss", num(p.window_logloss)},
-          {"window_auc", num(p.window_auc)},
-          {"table_rows", p.table_rows},
-          {"table_bytes", p.table_bytes},
-          {"position", p.position},
-          {"digest", absl::StrFormat("%016x", digest)},
-          {"dense_gflops", num(dense_gflops)}};
-}
-
 int RunTrain(const TrainOptions& opt) {
-  std::vector<std::string> overrides = opt.overrides;
-  if (!opt.data.empty()) {
-    overrides.push_back("source.type=file");
-    overrides.push_back("source.path=" + opt.data);
-  }
-  if (opt.follow) overrides.push_back("source.follow=true");
-  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
+  absl::StatusOr<JobConfig> job = LoadJob(opt.job);
   if (!job.ok()) {
     std::cerr << "freshet train: " << job.status().message() << "\n";
     return 2;
-  }
-  if (!opt.data.empty()) job->source.path = opt.data;
-  if (!opt.checkpoint_dir.empty()) {
-    job->checkpoint.dir = std::filesystem::absolute(opt.checkpoint_dir);
   }
   TrainerOptions topt;
   topt.deterministic = opt.deterministic;
@@ -176,7 +140,7 @@ int RunTrain(const TrainOptions& opt) {
   }
   if (!opt.metrics_json.empty()) {
     std::ofstream out(opt.metrics_json);
-    out << ToJson(p, digest, dense_gflops).dump(2) << "\n";
+    out << TrainingMetricsJson(p, digest, dense_gflops).dump(2) << "\n";
     if (!out) {
       std::cerr << "freshet train: cannot write " << opt.metrics_json << "\n";
       return 1;
@@ -191,11 +155,11 @@ CommandRunner SetupTrain(CLI::App& app) {
       "train",
       "Train on a stream in stream order with progressive validation "
       "(every example is scored before it is trained on)");
-  AddConfigOptions(cmd, &opt->config, &opt->overrides);
-  cmd->add_option("--data", opt->data,
+  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
+  cmd->add_option("--data", opt->job.data,
                   "Read this file or folder of segments instead of the "
                   "job's source");
-  cmd->add_flag("--follow", opt->follow,
+  cmd->add_flag("--follow", opt->job.follow,
                 "Keep training as the log grows (stop with Ctrl-C or "
                 "SIGTERM)");
   cmd->add_flag("--deterministic", opt->deterministic,
@@ -203,7 +167,7 @@ CommandRunner SetupTrain(CLI::App& app) {
   cmd->add_option("--max-examples", opt->max_examples,
                   "Stop after this many examples (0: the whole stream)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--checkpoint-dir", opt->checkpoint_dir,
+  cmd->add_option("--checkpoint-dir", opt->job.checkpoint_dir,
                   "Checkpoint folder (checkpoint.dir): resume from its newest "
                   "good checkpoint, write checkpoints per the job's "
                   "checkpoint section and a final one on exit");

@@ -5,7 +5,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
+#include "freshet/base/clock.h"
+#include "freshet/base/logging.h"
 
 namespace freshet {
 
@@ -93,6 +97,37 @@ std::string ErrorKindsText(const ReaderCounters& c) {
     absl::StrAppendFormat(&out, "%s%s %d", out.empty() ? "" : ", ", name, n);
   }
   return out;
+}
+
+std::string MalformedText(const ReaderCounters& c) {
+  if (c.errors == 0) return "0 malformed";
+  return absl::StrCat(c.errors, " malformed (", ErrorKindsText(c), ")");
+}
+
+absl::StatusOr<double> ScanStream(ExampleReader& reader, int64_t max_records,
+                                  StreamStats* stats) {
+  std::vector<Example> batch(1024);
+  const double start = MonotonicSeconds();
+  double last_report = start;
+  while (max_records == 0 || stats->examples() < max_records) {
+    size_t want = batch.size();
+    if (max_records > 0) {
+      want = std::min<int64_t>(want, max_records - stats->examples());
+    }
+    absl::StatusOr<size_t> n =
+        reader.NextBatch(absl::MakeSpan(batch.data(), want));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    for (size_t i = 0; i < *n; ++i) stats->Add(batch[i]);
+    const double now = MonotonicSeconds();
+    if (now - last_report >= 5.0) {
+      FRESHET_LOG_INFO("stats: {} records, {:.0f} records/s",
+                       reader.counters().records,
+                       reader.counters().records / (now - start));
+      last_report = now;
+    }
+  }
+  return std::max(MonotonicSeconds() - start, 1e-9);
 }
 
 }  // namespace freshet

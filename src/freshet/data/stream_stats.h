@@ -2,17 +2,20 @@
 // the ids seen (with repeats), the examples without an id and the most
 // frequent ids; per label the mean; the range of event times.
 //
-// `freshet stats` fills one from an ExampleReader. Memory grows with the
-// distinct ids (one hash-map entry each). Not thread-safe: one thread adds.
+// `freshet stats` fills one from an ExampleReader with ScanStream(). Memory
+// grows with the distinct ids (one hash-map entry each). Not thread-safe: one
+// thread adds.
 #ifndef FRESHET_DATA_STREAM_STATS_H_
 #define FRESHET_DATA_STREAM_STATS_H_
 
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "freshet/data/example.h"
 #include "freshet/data/example_reader.h"
 #include "freshet/data/schema.h"
@@ -53,6 +56,17 @@ class StreamStats {
 // The malformed records by kind, by kind name: "bad_number 1, column_count
 // 2"; empty when there are none.
 std::string ErrorKindsText(const ReaderCounters& counters);
+
+// "0 malformed", or "3 malformed (bad_number 1, column_count 2)".
+std::string MalformedText(const ReaderCounters& counters);
+
+// Reads `reader` to the end of its stream, or until `stats` holds
+// `max_records` examples (0: no limit), adding every example to `stats`;
+// logs the records read and their rate every 5 s. Returns the seconds it
+// took (at least 1e-9). Errors are the reader's, after the examples read
+// before them were added.
+absl::StatusOr<double> ScanStream(ExampleReader& reader, int64_t max_records,
+                                  StreamStats* stats);
 
 }  // namespace freshet
 

@@ -1,8 +1,12 @@
 #include "freshet/data/stream_stats.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "freshet/base/config.h"
+#include "freshet/data/data_test_util.h"
+#include "freshet/data/example_reader.h"
 #include "freshet/data/record_parser.h"
 
 namespace freshet {
@@ -45,6 +49,71 @@ TEST(StreamStatsTest, CountsIdsLabelsAndTopIdsPerSlot) {
   EXPECT_EQ(j["slots"][1]["empty"], 1);
   EXPECT_EQ(ErrorKindsText(counters), "column_count 1");
   EXPECT_EQ(ErrorKindsText(ReaderCounters{}), "");
+  EXPECT_EQ(MalformedText(counters), "1 malformed (column_count 1)");
+  EXPECT_EQ(MalformedText(ReaderCounters{}), "0 malformed");
+}
+
+class ScanStreamTest : public ::testing::Test {
+ protected:
+  // A csv job over `text` in a file of its own.
+  void Open(const std::string& text) {
+    const std::string path = dir_.File("s.csv");
+    testing_util::WriteFile(path, text);
+    auto job = ParseJobConfig(
+        "schema:\n  label: label\n  slots: [user, item]\n"
+        "model: {type: lr}\n"
+        "source: {type: file, path: s.csv, format: csv}\n",
+        dir_.File("stats.yaml"), "");
+    ASSERT_TRUE(job.ok()) << job.status();
+    job->source.path = path;
+    auto schema = Schema::Compile(job->schema);
+    ASSERT_TRUE(schema.ok()) << schema.status();
+    schema_ = *schema;
+    auto reader = ExampleReader::Open(job->source, schema_);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    reader_ = *std::move(reader);
+  }
+
+  testing_util::TempDir dir_;
+  std::shared_ptr<const Schema> schema_;
+  std::unique_ptr<ExampleReader> reader_;
+};
+
+TEST_F(ScanStreamTest, ReadsToTheEndOrMaxRecords) {
+  std::string text = "label,user,item\n";
+  for (int i = 0; i < 3000; ++i) {
+    text += absl::StrCat(i % 4 == 0 ? 1 : 0, ",u", i % 7, ",i", i % 11, "\n");
+  }
+  text += "x,u1,i1\n";  // malformed label
+  ASSERT_NO_FATAL_FAILURE(Open(text));
+  StreamStats all(schema_);
+  absl::StatusOr<double> seconds = ScanStream(*reader_, 0, &all);
+  ASSERT_TRUE(seconds.ok()) << seconds.status();
+  EXPECT_GT(*seconds, 0);
+  EXPECT_EQ(all.examples(), 3000);
+  EXPECT_EQ(reader_->counters().records, 3001);
+  EXPECT_EQ(reader_->counters().errors, 1);
+  nlohmann::json j = all.ToJson(reader_->counters(), 2);
+  EXPECT_EQ(j["slots"][0]["distinct"], 7);
+  EXPECT_EQ(j["slots"][1]["distinct"], 11);
+  EXPECT_DOUBLE_EQ(j["label_rate"]["label"].get<double>(), 0.25);
+
+  // A limit that is not a multiple of the batch.
+  ASSERT_NO_FATAL_FAILURE(Open(text));
+  StreamStats some(schema_);
+  ASSERT_TRUE(ScanStream(*reader_, 1500, &some).ok());
+  EXPECT_EQ(some.examples(), 1500);
+}
+
+TEST_F(ScanStreamTest, ReaderErrorsAreReturned) {
+  // The header lacks the schema's label column.
+  ASSERT_NO_FATAL_FAILURE(Open("user,item\nu1,i1\n"));
+  StreamStats stats(schema_);
+  absl::StatusOr<double> seconds = ScanStream(*reader_, 0, &stats);
+  ASSERT_FALSE(seconds.ok());
+  EXPECT_THAT(std::string(seconds.status().message()),
+              ::testing::HasSubstr("'label' not in the header"));
+  EXPECT_EQ(stats.examples(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "freshet/job/training_job.h"
 
+#include <cmath>
+
+#include "absl/strings/str_format.h"
 #include "freshet/base/status_macros.h"
 
 namespace freshet {
@@ -47,6 +50,28 @@ absl::Status TrainingJob::Run(
 std::optional<absl::StatusOr<Manifest>> TrainingJob::Finish() {
   if (checkpoints_ == nullptr) return std::nullopt;
   return checkpoints_->Finish();
+}
+
+nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
+                                   double dense_gflops) {
+  auto num = [](double v) -> nlohmann::json {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
+  return {{"examples", p.examples},
+          {"records", p.records},
+          {"malformed", p.malformed},
+          {"seconds", p.seconds},
+          {"examples_per_sec", num(p.examples_per_sec)},
+          {"logloss", num(p.logloss)},
+          {"auc", num(p.auc)},
+          {"calibration", num(p.calibration)},
+          {"window_logloss", num(p.window_logloss)},
+          {"window_auc", num(p.window_auc)},
+          {"table_rows", p.table_rows},
+          {"table_bytes", p.table_bytes},
+          {"position", p.position},
+          {"digest", absl::StrFormat("%016x", digest)},
+          {"dense_gflops", num(dense_gflops)}};
 }
 
 }  // namespace freshet

@@ -13,8 +13,10 @@
 #ifndef FRESHET_JOB_TRAINING_JOB_H_
 #define FRESHET_JOB_TRAINING_JOB_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -62,6 +64,15 @@ class TrainingJob {
   // Set by Start(), before Run() calls the hooks that read it.
   std::unique_ptr<CheckpointedTraining> checkpoints_;
 };
+
+// The final metrics of a run as one JSON object, as `freshet train
+// --metrics-json` writes them: the counters and metrics of `p` (examples,
+// records, malformed, seconds, examples_per_sec, logloss, auc, calibration,
+// window_logloss, window_auc, table_rows, table_bytes, position), `digest`
+// as 16 hex digits and `dense_gflops`; a metric that is not finite (no
+// example yet) is null.
+nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
+                                   double dense_gflops);
 
 }  // namespace freshet
 
