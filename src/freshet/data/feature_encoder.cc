@@ -208,12 +208,20 @@ absl::Status FeatureEncoder::EncodeTargets(const RawRecord& record,
           Cat("label '", l.name, "': column '", l.column.text, "' is missing"));
     }
     double x;
-    if (v.is_list || !ParseDouble(v.text, &x)) {
+    if (v.is_list || !ParseDouble(v.text, &x) || !std::isfinite(x)) {
       return MakeRecordError(
           RecordErrorKind::kBadNumber,
-          Cat("label '", l.name, "': expected a number, got ", Shown(v)));
+          Cat("label '", l.name, "': expected a finite number, got ",
+              Shown(v)));
     }
-    out->labels.push_back(l.Apply(x));
+    const float y = l.Apply(x);
+    if (!std::isfinite(y)) {  // beyond the float range without a threshold
+      return MakeRecordError(
+          RecordErrorKind::kBadNumber,
+          Cat("label '", l.name, "': expected a finite number, got ",
+              Shown(v)));
+    }
+    out->labels.push_back(y);
   }
 
   if (weight_.used()) {

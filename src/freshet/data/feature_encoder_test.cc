@@ -128,6 +128,32 @@ TEST_F(FeatureEncoderTest, EncodesIdsListsWeightsJoinsDenseAndLabels) {
             RecordErrorKind::kMissingField);
 }
 
+// Non-finite inputs never reach a model: a dense value or a label that is
+// infinite, NaN or beyond the float range is a bad number (a malformed
+// record in training, a 400 in serving).
+TEST_F(FeatureEncoderTest, NonFiniteDenseValuesAndLabelsAreBadNumbers) {
+  std::unique_ptr<FeatureEncoder> enc = Make({});
+  ASSERT_NE(enc, nullptr);
+  Example ex;
+  for (const char* bad : {"inf", "-inf", "nan", "NaN", "1e39", "-1e400"}) {
+    SCOPED_TRACE(bad);
+    std::vector<RawValue> fields = {Text("7"), Text("11"), Text("a"), Text(bad),
+                                    Text("4.5")};
+    EXPECT_EQ(GetRecordErrorKind(enc->Encode(RawRecord{fields, {}}, &ex)),
+              RecordErrorKind::kBadNumber);
+    if (std::string_view(bad) == "1e39") continue;  // a finite double label
+    fields = {Text("7"), Text("11"), Text("a"), Text("3"), Text(bad)};
+    absl::Status label = enc->Encode(RawRecord{fields, {}}, &ex);
+    EXPECT_EQ(GetRecordErrorKind(label), RecordErrorKind::kBadNumber);
+    EXPECT_THAT(std::string(label.message()),
+                ::testing::HasSubstr("expected a finite number"));
+  }
+  // The float maximum itself is finite: accepted (and clipped here).
+  std::vector<RawValue> fields = {Text("7"), Text("11"), Text("a"),
+                                  Text("3.4e38"), Text("4.5")};
+  EXPECT_TRUE(enc->Encode(RawRecord{fields, {}}, &ex).ok());
+}
+
 TEST_F(FeatureEncoderTest, ServingOptionsAndOverrides) {
   FeatureEncoder::Options o;
   o.targets = false;

@@ -140,6 +140,9 @@ void EmbeddedJob::AppendMetrics(std::string* out) const {
   };
   line("freshet_train_examples_total", "counter", "Examples trained on",
        static_cast<double>(p.examples));
+  line("freshet_train_non_finite_examples_total", "counter",
+       "Examples of batches skipped for a non-finite score or gradient",
+       static_cast<double>(p.non_finite));
   line("freshet_train_examples_per_second", "gauge",
        "Training throughput since start", p.examples_per_sec);
   line("freshet_train_progressive_auc", "gauge", "Cumulative progressive AUC",

@@ -22,6 +22,7 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   p.calibration = 1.01;
   p.window_logloss = 0.45;
   p.window_auc = 0.8;
+  p.non_finite = 8;
   p.table_rows = 333;
   p.table_bytes = 4096;
   p.position = "criteo.tsv:1234";
@@ -29,6 +30,7 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   EXPECT_EQ(j["examples"], 1200);
   EXPECT_EQ(j["records"], 1210);
   EXPECT_EQ(j["malformed"], 10);
+  EXPECT_EQ(j["non_finite"], 8);
   EXPECT_EQ(j["seconds"], 2.5);
   EXPECT_EQ(j["examples_per_sec"], 480);
   EXPECT_EQ(j["logloss"], 0.5);
@@ -41,7 +43,7 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   EXPECT_EQ(j["position"], "criteo.tsv:1234");
   EXPECT_EQ(j["digest"], "0000000000000abc");
   EXPECT_EQ(j["dense_gflops"], 1.25);
-  EXPECT_EQ(j.size(), 15u);
+  EXPECT_EQ(j.size(), 16u);
 }
 
 // Before any example the metrics are not numbers: null, not NaN (which is

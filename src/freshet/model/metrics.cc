@@ -21,8 +21,13 @@ float WeightAt(absl::Span<const float> weights, size_t i) {
 // Exact AUC over the examples listed in `order`, which it sorts by score.
 double SortedAuc(const float* scores, const float* labels, const float* weights,
                  std::vector<int>* order) {
-  std::sort(order->begin(), order->end(),
-            [scores](int a, int b) { return scores[a] < scores[b]; });
+  // NaN scores sort last, among themselves as ties: a strict weak order on
+  // any input (a plain `<` is not one with NaNs, and std::sort may then run
+  // off its range).
+  std::sort(order->begin(), order->end(), [scores](int a, int b) {
+    const float x = scores[a], y = scores[b];
+    return x < y || (!std::isnan(x) && std::isnan(y));
+  });
   double negatives_below = 0.0;
   double area = 0.0;
   double positives = 0.0;
@@ -31,7 +36,12 @@ double SortedAuc(const float* scores, const float* labels, const float* weights,
     size_t j = i;
     double pos = 0.0, neg = 0.0;
     const float s = scores[(*order)[i]];
-    for (; j < order->size() && scores[(*order)[j]] == s; ++j) {
+    // Every pass takes at least one score (a NaN equals nothing, itself
+    // included), so the loop ends on any input.
+    for (; j < order->size() &&
+           (j == i || scores[(*order)[j]] == s ||
+            (std::isnan(s) && std::isnan(scores[(*order)[j]])));
+         ++j) {
       const int k = (*order)[j];
       const double w = weights == nullptr ? 1.0 : weights[k];
       if (labels[k] > 0.5f) {
@@ -107,6 +117,11 @@ int ProgressiveMetrics::Bucket(float logit) const {
 }
 
 void ProgressiveMetrics::Add(float logit, float label, float weight) {
+  if (!std::isfinite(logit) || !std::isfinite(label) ||
+      !std::isfinite(weight)) {
+    ++non_finite_;
+    return;
+  }
   const double w = weight;
   ++count_;
   weight_sum_ += w;
@@ -135,6 +150,7 @@ void ProgressiveMetrics::Reset() {
   std::fill(positives_.begin(), positives_.end(), 0.0);
   std::fill(negatives_.begin(), negatives_.end(), 0.0);
   count_ = 0;
+  non_finite_ = 0;
   weight_sum_ = loss_sum_ = prediction_sum_ = label_sum_ = 0.0;
   window_next_ = window_size_ = 0;
 }

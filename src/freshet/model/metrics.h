@@ -68,6 +68,8 @@ class ProgressiveMetrics {
  public:
   explicit ProgressiveMetrics(const ProgressiveMetricsOptions& options = {});
 
+  // A non-finite logit, label or weight is not added: it is counted in
+  // non_finite() instead, so one broken score cannot poison the metrics.
   void Add(float logit, float label, float weight = 1.0f);
   // `weights` may be empty (all 1).
   void AddBatch(absl::Span<const float> logits, absl::Span<const float> labels,
@@ -76,6 +78,7 @@ class ProgressiveMetrics {
 
   // Cumulative.
   int64_t count() const { return count_; }
+  int64_t non_finite() const { return non_finite_; }
   double LogLoss() const;
   double Auc() const;
   double AucErrorBound() const;
@@ -95,6 +98,7 @@ class ProgressiveMetrics {
   std::vector<double> positives_;  // weight per bucket
   std::vector<double> negatives_;
   int64_t count_ = 0;
+  int64_t non_finite_ = 0;
   double weight_sum_ = 0.0;
   double loss_sum_ = 0.0;
   double prediction_sum_ = 0.0;  // Σ w·p

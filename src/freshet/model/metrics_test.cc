@@ -1,6 +1,7 @@
 #include "freshet/model/metrics.h"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "freshet/model/loss.h"
@@ -130,11 +131,12 @@ TEST(ProgressiveMetricsTest, OutOfRangeLogitsLandInEndBuckets) {
   m.Add(-50.0f, 0.0f);
   m.Add(-6.0f, 1.0f);
   m.Add(50.0f, 1.0f);
-  m.Add(std::nanf(""), 0.0f);  // must not crash
-  EXPECT_EQ(m.count(), 4);
+  m.Add(std::nanf(""), 0.0f);  // counted apart, not added
+  EXPECT_EQ(m.count(), 3);
+  EXPECT_EQ(m.non_finite(), 1);
   // -50 and -6 share the lowest bucket: that pair is a tie.
-  EXPECT_GE(m.AucErrorBound(), 0.5 * 1.0 / (2 * 2));
-  EXPECT_LE(std::abs(m.Auc() - Auc({-50.0f, -6.0f, 50.0f, 0.0f}, {0, 1, 1, 0})),
+  EXPECT_GE(m.AucErrorBound(), 0.5 * 1.0 / (2 * 1));
+  EXPECT_LE(std::abs(m.Auc() - Auc({-50.0f, -6.0f, 50.0f}, {0, 1, 1})),
             m.AucErrorBound());
 }
 
@@ -182,6 +184,52 @@ TEST(ProgressiveMetricsTest, ResetAndEmpty) {
   EXPECT_EQ(m.count(), 0);
   EXPECT_EQ(m.window_count(), 0);
   EXPECT_TRUE(std::isnan(m.Auc()));
+}
+
+}  // namespace
+}  // namespace freshet
+
+namespace freshet {
+namespace {
+
+// NaN scores used to make the tie loop spin forever (a NaN equals nothing)
+// and break std::sort's ordering. Now: any input terminates, NaNs are one
+// group of ties ranked last.
+TEST(AucTest, TerminatesOnNonFiniteScores) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> scores, labels;
+  for (int i = 0; i < 1000; ++i) {
+    scores.push_back(i % 3 == 0 ? nan : (i % 7 == 0 ? -inf : 0.001f * i));
+    labels.push_back(i % 2 == 0 ? 1.0f : 0.0f);
+  }
+  const double auc = Auc(scores, labels);
+  EXPECT_GE(auc, 0.0);
+  EXPECT_LE(auc, 1.0);
+  // All NaN: one tie group, AUC one half.
+  EXPECT_DOUBLE_EQ(Auc({nan, nan, nan, nan}, {1, 0, 1, 0}), 0.5);
+}
+
+TEST(ProgressiveMetricsTest, NonFiniteExamplesAreCountedNotAdded) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  ProgressiveMetricsOptions opt;
+  opt.window = 8;
+  ProgressiveMetrics m(opt);
+  m.Add(1.0f, 1.0f);
+  m.Add(-1.0f, 0.0f);
+  m.Add(nan, 1.0f);
+  m.Add(inf, 0.0f);
+  m.Add(0.5f, nan);
+  m.Add(0.5f, 1.0f, inf);
+  EXPECT_EQ(m.count(), 2);
+  EXPECT_EQ(m.non_finite(), 4);
+  EXPECT_TRUE(std::isfinite(m.LogLoss()));
+  EXPECT_DOUBLE_EQ(m.Auc(), 1.0);
+  EXPECT_DOUBLE_EQ(m.WindowAuc(), 1.0);
+  EXPECT_EQ(m.window_count(), 2);
+  m.Reset();
+  EXPECT_EQ(m.non_finite(), 0);
 }
 
 }  // namespace

@@ -75,7 +75,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                               ? self->predictor_.Predict(*parsed, &result)
                               : parsed.status();
     if (!status.ok()) {
-      SetError(res, 400, std::string(status.message()));
+      // The request's fault (400), or the model's (500: a non-finite score).
+      SetError(res, status.code() == absl::StatusCode::kInternal ? 500 : 400,
+               std::string(status.message()));
       return;
     }
     json out = {{"scores", result.scores},

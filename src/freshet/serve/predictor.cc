@@ -151,6 +151,14 @@ absl::Status Predictor::Predict(const PredictRequest& request,
   const double offset = replica_->serving_logit_offset();
   result->scores.resize(batch);
   for (int b = 0; b < batch; ++b) {
+    if (!std::isfinite(sc->logits[b])) {
+      // Never answered as a score: a null in JSON, and no model is fresh
+      // that gives one.
+      ReleaseScratch(std::move(sc));
+      return absl::InternalError(absl::StrCat(
+          "the model's score for candidates[", b,
+          "] is not finite (a dense value too large for the model?)"));
+    }
     const double z = static_cast<double>(sc->logits[b]) + offset;
     result->scores[b] = static_cast<float>(1.0 / (1.0 + std::exp(-z)));
   }

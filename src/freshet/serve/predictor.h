@@ -58,7 +58,8 @@ class Predictor {
   const PredictorOptions& options() const { return options_; }
 
   // Scores `request`'s candidates. InvalidArgument for a malformed request
-  // (e.g. a slot in both context and a candidate).
+  // (e.g. a slot in both context and a candidate); Internal when the model
+  // gives a non-finite score (never answered as a score).
   absl::Status Predict(const PredictRequest& request,
                        PredictResult* result) const;
 

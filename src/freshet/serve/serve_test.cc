@@ -796,6 +796,13 @@ TEST(PredictRequestTest, ParsesValuesAsTheRecordParsersHashThem) {
             absl::StatusCode::kInvalidArgument);  // single-valued slot
   EXPECT_EQ(code(R"({"candidates": [{"d": "abc"}]})"),
             absl::StatusCode::kInvalidArgument);
+  // Non-finite dense values are refused, whatever their spelling.
+  for (const char* bad :
+       {R"({"candidates": [{"d": 1e39}]})", R"({"candidates": [{"d": "inf"}]})",
+        R"({"candidates": [{"d": "nan"}]})",
+        R"({"context": {"d": "-Infinity"}, "candidates": [{}]})"}) {
+    EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument) << bad;
+  }
 
   // A slot in both the context and a candidate is refused by Predict.
   auto both = ParsePredictRequest(
@@ -804,6 +811,33 @@ TEST(PredictRequestTest, ParsesValuesAsTheRecordParsersHashThem) {
   Predictor p(r.get(), {});
   PredictResult res;
   EXPECT_EQ(p.Predict(*both, &res).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A finite but huge input can overflow a model: the score is never answered
+// (it would be a null in JSON, with "fresh"); Predict says why.
+TEST(PredictorTest, NonFiniteScoresAreAnErrorNotAnAnswer) {
+  std::unique_ptr<ServingReplica> r = TinyReplica();
+  DeltaBatch b;
+  b.version = 1;
+  b.has_dense = true;
+  r->Read([&](const ServingReplica::View& v) {
+    b.dense.assign(v.dense().num_params(), 1e30f);
+  });
+  ASSERT_TRUE(r->Apply(b).ok());
+  Predictor p(r.get(), {});
+  PredictResult res;
+  auto ok =
+      ParsePredictRequest(R"({"candidates": [{"d": 1}]})", r->schema(), 10);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_TRUE(p.Predict(*ok, &res).ok());
+  ASSERT_EQ(res.scores.size(), 1u);
+  EXPECT_TRUE(std::isfinite(res.scores[0]));
+  auto huge = ParsePredictRequest(R"({"candidates": [{"d": 1}, {"d": 1e10}]})",
+                                  r->schema(), 10);
+  ASSERT_TRUE(huge.ok()) << huge.status();
+  const absl::Status st = p.Predict(*huge, &res);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal) << st;
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("candidates[1]"));
 }
 
 TEST(PredictorTest, ContextIsSharedAndStalenessIsReported) {

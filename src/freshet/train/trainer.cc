@@ -41,6 +41,15 @@ struct Trainer::Shard {
 };
 
 namespace {
+
+// Whether every value is finite: x * 0 is NaN for an infinite or NaN x and
+// 0 otherwise, and the sum vectorizes.
+bool AllFinite(const float* p, size_t n) {
+  float acc = 0.0f;
+  for (size_t i = 0; i < n; ++i) acc += p[i] * 0.0f;
+  return acc == 0.0f;
+}
+
 WorkerPool* PoolFor(int threads) {
   // One pool per process and width; trainers are few and long-lived.
   static WorkerPool* pools[65] = {};
@@ -229,10 +238,8 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
   // Progressive validation: the scores above were computed before any update
   // from this batch.
   metrics_->AddBatch(logits_, labels_, weights_);
-  run(num_shards, apply);
-  for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
 
-  // Dense step on the batch-mean gradient, summed in shard order.
+  // The dense part's batch-mean gradient, summed in shard order.
   std::fill(dparams_.begin(), dparams_.end(), 0.0f);
   for (int s = 0; s < dense_shards; ++s) {
     const std::vector<float>& g = shards_[s]->dparams;
@@ -240,6 +247,34 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
   }
   const float inv = 1.0f / static_cast<float>(n);
   for (float& g : dparams_) g *= inv;
+
+  // A non-finite score or gradient (an input near the float maximum, a
+  // diverging learning rate): the batch's updates are skipped, so that no
+  // NaN reaches the parameters, and counted; training goes on.
+  const ModelInputGrad& input_grad = *embedder_->input_grad();
+  const bool finite =
+      AllFinite(logits_.data(), n) &&
+      AllFinite(dparams_.data(), dparams_.size()) &&
+      (input_grad.embeddings == nullptr ||
+       AllFinite(input_grad.embeddings, n * shape.embedding_width)) &&
+      (input_grad.wide == nullptr ||
+       AllFinite(input_grad.wide, n * shape.num_slots()));
+  if (!finite) {
+    ++non_finite_batches_;
+    non_finite_examples_ += static_cast<int64_t>(n);
+    if (non_finite_batches_ == 1 || non_finite_batches_ % 1000 == 0) {
+      FRESHET_LOG_WARN(
+          "a batch of {} examples gave a non-finite score or gradient; its "
+          "updates were skipped ({} batches so far). Check the dense inputs "
+          "(transform: log or clip for counts, missing-value markers) and the "
+          "learning rates.",
+          n, non_finite_batches_);
+    }
+    return absl::OkStatus();
+  }
+
+  run(num_shards, apply);
+  for (int s = 0; s < num_shards; ++s) RETURN_IF_ERROR(shards_[s]->status);
   RETURN_IF_ERROR(store_->PushDense(dparams_));
   if (own_dense_ != nullptr)
     RETURN_IF_ERROR(store_->PullDense(dense_->params()));
@@ -272,6 +307,7 @@ void Trainer::UpdateProgress(double now, bool final) {
   p.examples = examples_;
   p.records = records_;
   p.malformed = malformed_;
+  p.non_finite = non_finite_examples_;
   p.seconds = now - start_;
   p.examples_per_sec =
       p.seconds > 0 ? (examples_ - resumed_examples_) / p.seconds : 0;

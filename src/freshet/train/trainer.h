@@ -70,6 +70,9 @@ struct TrainerProgress {
   int64_t examples = 0;  // examples trained on
   int64_t records = 0;   // records read, malformed ones included
   int64_t malformed = 0;
+  // Examples of batches whose updates were skipped because a score or
+  // gradient was not finite (counted in `examples` all the same).
+  int64_t non_finite = 0;
   double seconds = 0;
   double examples_per_sec = 0;
   double logloss = 0;  // cumulative progressive logloss
@@ -156,6 +159,8 @@ class Trainer {
   int64_t resumed_examples_ = 0;  // examples_ at Resume()
   int64_t records_ = 0;
   int64_t malformed_ = 0;
+  int64_t non_finite_batches_ = 0;
+  int64_t non_finite_examples_ = 0;
   std::string position_;
   TrainerProgress progress_;
   std::unique_ptr<std::ofstream> window_log_;

@@ -198,3 +198,55 @@ TEST_F(TrainerTest, MissingDataFileIsAClearError) {
 
 }  // namespace
 }  // namespace freshet
+
+namespace freshet {
+namespace {
+
+// Dense values near the float maximum (a common missing-value marker) with
+// no transform overflow a deep model: a non-finite score. The batch's
+// updates are skipped and counted, the parameters stay finite, the metrics
+// stay defined, and training reaches the end of the stream.
+TEST_F(TrainerTest, NonFiniteScoresSkipTheBatchAndTrainingGoesOn) {
+  std::string csv = "y,a,b,c\n";
+  for (int i = 0; i < 400; ++i) {
+    const bool marker = i % 10 == 3;
+    csv += std::to_string(i % 3 == 0) + "," +
+           (marker ? "3.4e38" : std::to_string(0.01 * (i % 17))) + "," +
+           (marker ? "3.4e38" : std::to_string(0.02 * (i % 5))) + ",v" +
+           std::to_string(i % 11) + "\n";
+  }
+  const std::string data = (dir_ / "huge.csv").string();
+  std::ofstream(data) << csv;
+  auto job = ParseJobConfig(R"(
+schema:
+  label: {name: y, column: y}
+  dense: [{name: a}, {name: b}]
+  slots: [{name: c, column: c}]
+model: {type: deepfm, hidden: [64]}
+source: {type: file, path: huge.csv, format: csv, header: true}
+train: {batch_size: 8}
+)",
+                            "huge.yaml", dir_.string());
+  ASSERT_TRUE(job.ok()) << job.status();
+  TrainerOptions options;
+  options.deterministic = true;
+  auto trainer = Trainer::Create(*job, options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  ASSERT_TRUE((*trainer)->Run().ok());
+  const TrainerProgress p = (*trainer)->Progress();
+  EXPECT_EQ(p.examples, 400);
+  EXPECT_GT(p.non_finite, 0);
+  EXPECT_LT(p.non_finite, 400);
+  EXPECT_TRUE(std::isfinite(p.logloss));
+  EXPECT_TRUE(std::isfinite(p.auc));
+  LocalStore& store = (*trainer)->model();
+  for (float w : store.dense().params()) ASSERT_TRUE(std::isfinite(w));
+  for (int t = 0; t < store.num_tables(); ++t) {
+    store.table(t).ForEachRow([](const RowView& r) {
+      for (float w : r.weights) ASSERT_TRUE(std::isfinite(w));
+    });
+  }
+}
+
+}  // namespace
+}  // namespace freshet
