@@ -24,8 +24,8 @@ namespace {
 
 // Applies one "a.b.c=value" override to the tree. A path component that
 // addresses a list is either an index or the `name` of an element.
-absl::Status ApplyOverride(YAML::Node root, const std::string& override,
-                           std::string* normalized_path) {
+absl::Status ApplyOverrideOrThrow(YAML::Node root, const std::string& override,
+                                  std::string* normalized_path) {
   size_t eq = override.find('=');
   if (eq == std::string::npos || eq == 0) {
     return absl::InvalidArgumentError(
@@ -55,9 +55,12 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& override,
       if (!absl::SimpleAtoi(part, &index)) {
         bool found = false;
         for (size_t j = 0; j < node.size(); ++j) {
-          YAML::Node name = node[j]["name"];
-          if ((name.IsDefined() && name.IsScalar() && name.Scalar() == part) ||
-              (node[j].IsScalar() && node[j].Scalar() == part)) {
+          // Elements are maps with a `name`, or names in short form.
+          const bool named =
+              node[j].IsMap() ? node[j]["name"].IsScalar() &&
+                                    node[j]["name"].Scalar() == part
+                              : node[j].IsScalar() && node[j].Scalar() == part;
+          if (named) {
             index = j;
             found = true;
             break;
@@ -106,6 +109,18 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& override,
   }
   *normalized_path = absl::StrJoin(normalized, ".");
   return absl::OkStatus();
+}
+
+// No exception of the YAML library escapes an override: a path through a
+// scalar, say, is an error naming the override.
+absl::Status ApplyOverride(YAML::Node root, const std::string& override,
+                           std::string* normalized_path) {
+  try {
+    return ApplyOverrideOrThrow(root, override, normalized_path);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set ", override, ": ", e.msg));
+  }
 }
 
 // One of `options` or an error naming them ("expected sum or mean, got 'x'").
@@ -415,9 +430,10 @@ absl::Status ReadTrain(const ConfigSection& s, TrainSpec* t) {
     return s.Error("threads",
                    absl::StrCat("must be in 1..256, got ", t->threads));
   }
-  if (t->window_examples <= 0) {
+  if (t->window_examples <= 0 || t->window_examples > kMaxWindowExamples) {
     return s.Error("window_examples",
-                   absl::StrCat("must be > 0, got ", t->window_examples));
+                   absl::StrCat("must be in 1..", kMaxWindowExamples,
+                                " (12 bytes each), got ", t->window_examples));
   }
   return absl::OkStatus();
 }

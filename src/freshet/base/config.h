@@ -114,6 +114,8 @@ inline constexpr int kMinZstdLevel = 1;           // checkpoint.zstd_level
 inline constexpr int kMaxZstdLevel = 19;
 inline constexpr int kDefaultZstdLevel = 1;
 inline constexpr int kMaxWriterNice = 19;  // checkpoint.writer_nice
+// train.window_examples: 1..1e8 (12 bytes each, allocated at start).
+inline constexpr int64_t kMaxWindowExamples = 100'000'000;
 
 struct AdmissionSpec {
   uint32_t min_count = 1;          // admit after this many sightings (1..65535)

@@ -15,9 +15,12 @@ absl::Status ReadCommon(const ConfigSection& s, SourceSpec* spec) {
   RETURN_IF_ERROR(s.Get("path", &spec->path));
   RETURN_IF_ERROR(s.GetBytes("max_line_bytes", &spec->max_line_bytes));
   RETURN_IF_ERROR(s.Get("dead_letter", &spec->dead_letter));
-  if (spec->max_line_bytes < kMinMaxLineBytes) {
-    return s.Error("max_line_bytes", absl::StrCat("must be at least ",
-                                                  kMinMaxLineBytes, " bytes"));
+  if (spec->max_line_bytes < kMinMaxLineBytes ||
+      spec->max_line_bytes > kMaxMaxLineBytes) {
+    return s.Error(
+        "max_line_bytes",
+        absl::StrCat("must be in ", kMinMaxLineBytes, " bytes..1GiB, got ",
+                     spec->max_line_bytes, " bytes"));
   }
   spec->path = s.ResolvePath(spec->path);
   spec->dead_letter = s.ResolvePath(spec->dead_letter);

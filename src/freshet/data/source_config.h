@@ -20,6 +20,8 @@ namespace freshet {
 
 // The shortest `source.max_line_bytes` accepted.
 inline constexpr int64_t kMinMaxLineBytes = 64;
+// At most 1 GiB: a reader holds a record this long in memory.
+inline constexpr int64_t kMaxMaxLineBytes = int64_t{1} << 30;
 
 // Register every source type / record format. Return an error if one is
 // registered already.

@@ -128,6 +128,19 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(job->serve.admin_token, "abc");
 }
 
+// Finding a list element by name past a short-form element (a scalar, "- C1")
+// used to throw out of the YAML library and abort the command.
+TEST(ConfigTest, OverrideFindsANamedElementPastShortFormOnes) {
+  auto job = Parse(kJob, {"schema.slots.C3.pooling=mean"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->schema.slots[2].name, "C3");
+  EXPECT_EQ(job->schema.slots[2].pooling, Pooling::kMean);
+  // A path through a scalar is an error naming the override.
+  auto bad = Parse(kJob, {"source.path.x=1"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("--set source.path.x=1"));
+}
+
 TEST(ConfigTest, OverrideCreatesMissingMaps) {
   auto job = Parse(kJob, {"sink.type=file", "sink.path=out.log"});
   ASSERT_TRUE(job.ok()) << job.status();
@@ -177,6 +190,9 @@ TEST(ConfigTest, RejectsBadValues) {
       {{"tables.shared.serving_precision=int8"}, "expected fp32 or fp16"},
       {{"model.dense_optimizer=ftrl"}, "unknown optimizer 'ftrl'"},
       {{"model.hidden=[64, 0]"}, "layer sizes must be in 1..65536"},
+      {{"model.hidden=[65536, 65536]"}, "the limit is 268435456 (1 GiB)"},
+      {{"train.window_examples=1000000000000"}, "must be in 1..100000000"},
+      {{"source.max_line_bytes=10GiB"}, "must be in 64 bytes..1GiB"},
       {{"source.format=parquet"}, "unknown format 'parquet'"},
       {{"source.type=s3"}, "expected file or generator"},
       {{"train.batch_size=0"}, "must be in 1..1048576"},

@@ -84,6 +84,20 @@ bool FindModelRangeError(const ModelSpec& spec, std::string* key,
         return true;
       }
     }
+    // What the tower's weights between hidden layers take, before anything
+    // is allocated (the input layer's width depends on the schema).
+    int64_t weights = 0;
+    for (size_t i = 1; i < spec.hidden.size(); ++i) {
+      weights += int64_t{spec.hidden[i - 1]} * spec.hidden[i];
+    }
+    if (weights > kMaxTowerWeights) {
+      *key = "hidden";
+      *message = absl::StrCat(
+          "the layers need ", weights, " weights (", weights * 4 / (1 << 20),
+          " MiB, and as much again for the optimizer); the limit is ",
+          kMaxTowerWeights, " (1 GiB)");
+      return true;
+    }
   }
   if (spec.type == "dcn_v2" &&
       (spec.cross_layers < 0 || spec.cross_layers > kMaxCrossLayers)) {

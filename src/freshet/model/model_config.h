@@ -21,7 +21,9 @@
 namespace freshet {
 
 inline constexpr int kMaxHiddenWidth = 65536;  // units of one MLP layer
-inline constexpr int kMaxCrossLayers = 16;     // dcn_v2
+// Weights between the hidden layers of a tower: 2^28 floats, 1 GiB.
+inline constexpr int64_t kMaxTowerWeights = int64_t{1} << 28;
+inline constexpr int kMaxCrossLayers = 16;  // dcn_v2
 
 // Registers every model kind. Returns an error if one is registered already.
 absl::Status RegisterModelConfigs();
