@@ -129,6 +129,17 @@ TEST_F(ShardFileTest, RoundTripsRowsAndDeletedKeysAcrossBlocks) {
               ::testing::ElementsAre(46, 12.25f, 49, 49.5f, -49, 98, 147));
 }
 
+// A deeply nested manifest used to overflow the stack of every command that
+// read the folder (in the JSON serializer); it is damage like any other.
+TEST(ManifestTest, DeeplyNestedManifestIsDataLossNotACrash) {
+  const std::string deep = "{\"files\": " + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  absl::StatusOr<Manifest> m = DecodeManifest(deep, "ckpt-1/MANIFEST.json");
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(m.status().message()),
+              ::testing::HasSubstr("nested deeper than 8 levels"));
+}
+
 TEST(ManifestTest, RoundTripsAndDetectsEdits) {
   Manifest m;
   m.id = 12;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "freshet/base/json_depth.h"
 #include "freshet/ckpt/crc32c.h"
 #include "nlohmann/json.hpp"
 
@@ -62,6 +63,13 @@ std::string EncodeManifest(const Manifest& manifest) {
 
 absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
                                         const std::string& source) {
+  // A manifest nests three levels; a deeper one is damage, refused before a
+  // recursive walk of it could overflow the stack.
+  constexpr int kMaxDepth = 8;
+  if (JsonDepth(text, kMaxDepth) > kMaxDepth) {
+    return absl::DataLossError(absl::StrCat(
+        source, ": bad manifest: nested deeper than ", kMaxDepth, " levels"));
+  }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::DataLossError(

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "freshet/base/json_depth.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/data/feature_encoder.h"
 #include "freshet/data/text_scan.h"
@@ -211,6 +212,13 @@ absl::Status RequestEncoder::Encode(const json& obj, std::string_view where,
 absl::StatusOr<PredictRequest> ParsePredictRequest(std::string_view body,
                                                    const Schema& schema,
                                                    int max_candidates) {
+  // A request nests four levels (object, candidates, candidate, list); a
+  // much deeper body is refused before anything walks it recursively.
+  constexpr int kMaxDepth = 16;
+  if (JsonDepth(body, kMaxDepth) > kMaxDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request body is nested deeper than ", kMaxDepth, " levels"));
+  }
   json doc = json::parse(body.begin(), body.end(), nullptr,
                          /*allow_exceptions=*/false);
   if (doc.is_discarded()) {

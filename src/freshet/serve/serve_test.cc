@@ -796,6 +796,10 @@ TEST(PredictRequestTest, ParsesValuesAsTheRecordParsersHashThem) {
             absl::StatusCode::kInvalidArgument);  // single-valued slot
   EXPECT_EQ(code(R"({"candidates": [{"d": "abc"}]})"),
             absl::StatusCode::kInvalidArgument);
+  // A body nested absurdly deep is refused before it is walked.
+  EXPECT_EQ(code("{\"candidates\": [{\"a\": " + std::string(50000, '[') +
+                 std::string(50000, ']') + "}]}"),
+            absl::StatusCode::kInvalidArgument);
   // Non-finite dense values are refused, whatever their spelling.
   for (const char* bad :
        {R"({"candidates": [{"d": 1e39}]})", R"({"candidates": [{"d": "inf"}]})",
