@@ -11,6 +11,7 @@
 #include "freshet/base/bounded_queue.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/logging.h"
+#include "freshet/base/mutex.h"
 #include "freshet/base/status_macros.h"
 #include "freshet/base/worker_pool.h"
 #include "freshet/data/source.h"
@@ -43,8 +44,8 @@ namespace {
 WorkerPool* PoolFor(int threads) {
   // One pool per process and width; trainers are few and long-lived.
   static WorkerPool* pools[65] = {};
-  static absl::Mutex mu;
-  absl::MutexLock lock(&mu);
+  static Mutex mu;
+  MutexLock lock(&mu);
   threads = std::clamp(threads, 1, 64);
   if (pools[threads] == nullptr) pools[threads] = new WorkerPool(threads);
   return pools[threads];
