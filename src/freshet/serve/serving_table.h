@@ -6,8 +6,9 @@
 // Missing keys read as the table default, zeros, as a training table's
 // kServe lookup of an absent id does.
 //
-// Not synchronised: ServingReplica guards its tables with its own lock
-// (readers shared, delta application exclusive).
+// Not synchronised: ServingReplica keeps two copies of each table and never
+// lets a request read the copy a batch is being applied to (left-right, see
+// serving_replica.h).
 #ifndef FRESHET_SERVE_SERVING_TABLE_H_
 #define FRESHET_SERVE_SERVING_TABLE_H_
 
