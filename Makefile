@@ -29,12 +29,13 @@ $(TSAN_BUILD)/build.ninja:
 
 # ThreadSanitizer build of the concurrent layers (the embedding table, the
 # serving replica, sync and the checkpoint writer); their tests stop at the
-# first race reported, none suppressed.
+# first race reported, none suppressed. One test at a time: a sanitized
+# checkpoint write is slow enough without a second test competing for the cores.
 TSAN_TESTS = freshet_table_test freshet_serve_test freshet_sync_test freshet_ckpt_test
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TESTS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L 'table|serve|sync|ckpt'
+	  ctest --output-on-failure -L 'table|serve|sync|ckpt'
 
 bench: build
 	@./scripts/bench.sh $(BUILD)
