@@ -702,7 +702,10 @@ TEST(ServingReplicaTest, OrderingDropsDuplicatesRefusesGapsAndFullBatchesHeal) {
 
 // Appliers rewrite every row and the dense part with the version number while
 // readers check that one request sees one version: every row and the dense
-// parameters agree, and no row is torn.
+// parameters agree, and no row is torn. The loops are bounded by counts, not
+// by time, so that a loaded machine (or ThreadSanitizer) slows the test down
+// without making it fail: each reader makes kReads checks, and the applier
+// goes on until both readers are done and at least kMinVersions were applied.
 TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
   std::unique_ptr<ServingReplica> r = TinyReplica();
   size_t num_dense = 0;
@@ -710,16 +713,20 @@ TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
     num_dense = v.dense().num_params();
   });
   const int kRows = 2000;
+  const int kReaders = 2;
+  const int64_t kReads = 200;
+  const uint64_t kMinVersions = 30;
   ASSERT_TRUE(r->Apply(Uniform(1, kRows, num_dense)).ok());
   std::atomic<bool> stop{false};
+  std::atomic<int> readers_done{0};
   std::atomic<int64_t> checks{0};
   std::atomic<int64_t> failures{0};
   std::vector<std::thread> readers;
-  for (int t = 0; t < 2; ++t) {
+  for (int t = 0; t < kReaders; ++t) {
     readers.emplace_back([&, t] {
       std::mt19937 rng(t);
       float row[8], w;
-      while (!stop.load()) {
+      for (int64_t n = 0; n < kReads; ++n) {
         r->Read([&](const ServingReplica::View& v) {
           const float version = static_cast<float>(v.version());
           if (v.dense().params()[0] != version) ++failures;
@@ -735,9 +742,12 @@ TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
         });
         ++checks;
       }
+      ++readers_done;
     });
   }
-  // Predictions run concurrently too, through the full request path.
+  // Predictions run concurrently too, through the full request path, until
+  // the readers and the applier are done (at least one).
+  std::atomic<int64_t> predictions{0};
   std::thread predictor_thread([&] {
     Predictor p(r.get(), {});
     auto req = ParsePredictRequest(
@@ -745,14 +755,14 @@ TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
         r->schema(), 1000);
     ASSERT_TRUE(req.ok()) << req.status();
     PredictResult res;
-    while (!stop.load()) {
+    do {
       ASSERT_TRUE(p.Predict(*req, &res).ok());
       ASSERT_EQ(res.scores.size(), 2u);
-    }
+      ++predictions;
+    } while (!stop.load());
   });
   uint64_t v = 2;
-  const double end = MonotonicSeconds() + 1.0;
-  while (MonotonicSeconds() < end) {
+  while (v < 2 + kMinVersions || readers_done.load() < kReaders) {
     std::string bytes;
     EncodeDeltaBatch(Uniform(v++, kRows, num_dense), &bytes);
     ASSERT_TRUE(r->ApplyEncoded(bytes).ok());
@@ -763,6 +773,7 @@ TEST(ServingReplicaTest, RequestsNeverSeeATornRowOrAMixOfVersions) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(checks.load(), 100);
   EXPECT_GT(v, 20u);
+  EXPECT_GE(predictions.load(), 1);
 }
 
 TEST(PredictRequestTest, ParsesValuesAsTheRecordParsersHashThem) {

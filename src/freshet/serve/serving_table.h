@@ -7,8 +7,9 @@
 // initializer's Default(), e.g. the value of a "constant" initializer), as a
 // training table's kServe lookup of an absent id does.
 //
-// Not synchronised: ServingReplica guards its tables with its own lock
-// (readers shared, delta application exclusive).
+// Not synchronised: ServingReplica keeps two copies of each table and never
+// lets a request read the copy a batch is being applied to (left-right, see
+// serving_replica.h).
 #ifndef FRESHET_SERVE_SERVING_TABLE_H_
 #define FRESHET_SERVE_SERVING_TABLE_H_
 
