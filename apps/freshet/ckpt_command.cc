@@ -6,7 +6,6 @@
 //   ckpt now --addr H:P      POST /admin/checkpoint to a `freshet run`
 //
 // docs/checkpoints.md is the user guide; docs/checkpoint_format.md the bytes.
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -14,13 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "apps/freshet/command.h"
-#include "freshet/base/human_bytes.h"
 #include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/inventory.h"
+#include "freshet/ckpt/inventory_text.h"
 #include "freshet/serve/admin_client.h"
 
 namespace freshet {
@@ -34,167 +31,51 @@ struct CkptOptions {
   double timeout_s = 600;
 };
 
-// Prints rows of cells as left-aligned columns two spaces apart.
-void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    if (width.size() < row.size()) width.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) {
-      width[i] = std::max(width[i], row[i].size());
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
+// A line of `ckpt verify`, on stdout at once: the verdicts come one by one.
+void PrintNow(const std::string& line) {
+  std::printf("%s", line.c_str());
+  std::fflush(stdout);
 }
 
 // ---------------------------------------------------------------- ls
-
-// The table row of one entry of the folder.
-std::vector<std::string> LsRow(const FolderEntry& e) {
-  const CheckpointInfo& c = e.info;
-  if (!e.published) {
-    return {absl::StrCat(c.id),
-            "(.tmp)",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            HumanBytes(e.bytes),
-            "unpublished: a write in progress or one that died"};
-  }
-  if (!c.manifest_status.ok()) {
-    return {absl::StrCat(c.id),
-            "?",
-            "?",
-            "?",
-            "?",
-            "?",
-            "?",
-            "?",
-            "?",
-            HumanBytes(e.bytes),
-            std::string(c.manifest_status.message())};
-  }
-  const Manifest& m = c.manifest;
-  const bool full = m.kind == CheckpointKind::kFull;
-  return {absl::StrCat(c.id),
-          CheckpointKindName(m.kind),
-          full ? "-" : absl::StrCat(m.parent_id),
-          full ? "-" : absl::StrCat(m.previous_id),
-          UtcTimeText(m.created_unix_ms),
-          m.metadata.stream_position.empty() ? "-" : m.metadata.stream_position,
-          absl::StrCat(m.metadata.examples),
-          absl::StrCat(e.rows),
-          absl::StrCat(e.deleted_keys),
-          HumanBytes(e.bytes),
-          "ok"};
-}
 
 int RunLs(const CkptOptions& opt) {
   absl::StatusOr<std::vector<FolderEntry>> entries =
       ListCheckpointFolder(opt.dir);
   if (!entries.ok()) {
-    std::cerr << "freshet ckpt ls: " << entries.status().message() << "\n";
-    return 1;
+    return Fail("freshet ckpt ls", entries.status().message(), 1);
   }
   if (opt.json) {
     std::printf("%s\n", FolderJson(opt.dir, *entries).dump(2).c_str());
-    return 0;
+  } else {
+    std::printf("%s", FolderText(opt.dir, *entries).c_str());
   }
-  if (entries->empty()) {
-    std::printf("%s: no checkpoints%s\n", opt.dir.c_str(),
-                IsCheckpointDir(opt.dir)
-                    ? " (it is one checkpoint directory: list its folder)"
-                    : "");
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "KIND", "PARENT", "PREVIOUS", "CREATED (UTC)", "STREAM POSITION",
-       "EXAMPLES", "ROWS", "DELETED", "BYTES", "STATUS"}};
-  for (const FolderEntry& e : *entries) rows.push_back(LsRow(e));
-  PrintColumns(rows);
   return 0;
 }
 
 // ---------------------------------------------------------------- verify
 
-// "ckpt-0000000001 ok" or "ckpt-0000000001 DAMAGED: why".
-void PrintVerdict(const std::string& name, const absl::Status& st) {
-  if (st.ok()) {
-    std::printf("%s ok\n", name.c_str());
-  } else {
-    std::printf("%s DAMAGED: %s\n", name.c_str(),
-                std::string(st.message()).c_str());
-  }
-  std::fflush(stdout);
-}
-
 int RunVerify(const CkptOptions& opt) {
+  constexpr char kVerify[] = "freshet ckpt verify";
   if (opt.dir.empty()) {
-    std::cerr << "freshet ckpt verify: usage: freshet ckpt verify DIR (a "
-                 "checkpoint folder or one ckpt-<id> directory)\n";
-    return 2;
+    return Fail(kVerify,
+                "usage: freshet ckpt verify DIR (a checkpoint folder or one "
+                "ckpt-<id> directory)",
+                2);
   }
   if (absl::Status st = CheckCheckpointFolder(opt.dir); !st.ok()) {
-    std::cerr << "freshet ckpt verify: " << st.message() << "\n";
-    return 2;
+    return Fail(kVerify, st.message(), 2);
   }
   if (IsCheckpointDir(opt.dir)) {
     absl::Status st = VerifyCheckpoint(opt.dir);
-    PrintVerdict(PathBaseName(opt.dir), st);
+    PrintNow(VerdictLine(PathBaseName(opt.dir), st));
     return st.ok() ? 0 : 1;
   }
   absl::StatusOr<std::vector<FolderEntry>> entries =
       ListCheckpointFolder(opt.dir);
-  if (!entries.ok()) {
-    std::cerr << "freshet ckpt verify: " << entries.status().message() << "\n";
-    return 2;
-  }
-  int published = 0;
-  for (const FolderEntry& e : *entries) {
-    if (e.published) {
-      ++published;
-    } else {
-      std::printf(
-          "%s ignored: unpublished (a write in progress or one that "
-          "died)\n",
-          e.name.c_str());
-    }
-  }
-  if (published == 0) {
-    std::printf("%s: no checkpoints to verify\n", opt.dir.c_str());
-    return 0;
-  }
-  FolderVerification v =
-      VerifyCheckpointFolder(*entries, [](const CheckpointVerdict& c) {
-        PrintVerdict(CheckpointDirName(c.id), c.status);
-      });
-  for (const auto& [id, why] : v.unused) {
-    std::printf("%s not used by restore: %s\n", CheckpointDirName(id).c_str(),
-                why.c_str());
-  }
-  if (v.chain.empty()) {
-    std::printf("restore would fail: no good full checkpoint\n");
-  } else {
-    std::printf("restore would use %s (chain %s; stream position \"%s\")\n",
-                CheckpointDirName(v.chain_last.id).c_str(),
-                absl::StrJoin(v.chain, ", ").c_str(),
-                v.chain_last.metadata.stream_position.c_str());
-  }
-  if (v.damaged > 0) {
-    std::printf("%d of %d checkpoints damaged\n", v.damaged, published);
-    return 1;
-  }
-  return 0;
+  if (!entries.ok()) return Fail(kVerify, entries.status().message(), 2);
+  FolderVerification v = VerifyFolderText(opt.dir, *entries, PrintNow);
+  return v.damaged > 0 ? 1 : 0;
 }
 
 // ---------------------------------------------------------------- digest
@@ -204,26 +85,16 @@ int RunDigest(const CkptOptions& opt) {
   absl::StatusOr<CheckpointChain> chain =
       st.ok() ? ReadCheckpointChain(opt.dir) : st;
   if (!chain.ok()) {
-    std::cerr << "freshet ckpt digest: " << chain.status().message() << "\n";
-    return 1;
+    return Fail("freshet ckpt digest", chain.status().message(), 1);
   }
-  const uint64_t digest = ChainDigest(*chain);
-  const Manifest& last = chain->last;
-  // The digest line is `freshet train`'s.
-  std::printf("digest       %016llx\n",
-              static_cast<unsigned long long>(digest));
-  std::printf(
-      "as of        %s (chain %s), created %s, stream position \"%s\"\n",
-      CheckpointDirName(last.id).c_str(),
-      absl::StrJoin(chain->ids, ", ").c_str(),
-      UtcTimeText(last.created_unix_ms).c_str(),
-      last.metadata.stream_position.c_str());
+  std::printf("%s", ChainDigestText(*chain).c_str());
   return 0;
 }
 
 // ---------------------------------------------------------------- now
 
 int RunNow(const CkptOptions& opt) {
+  constexpr char kNow[] = "freshet ckpt now";
   std::string token = opt.token;
   if (token.empty()) {
     if (const char* env = std::getenv("FRESHET_ADMIN_TOKEN")) token = env;
@@ -231,21 +102,16 @@ int RunNow(const CkptOptions& opt) {
   std::string host;
   int port = 0;
   if (!ParseHostPort(opt.addr, &host, &port)) {
-    std::cerr << "freshet ckpt now: --addr: expected HOST:PORT, got \""
-              << opt.addr << "\"\n";
-    return 2;
+    return Fail(kNow, "--addr: expected HOST:PORT, got \"" + opt.addr + "\"",
+                2);
   }
   if (token.empty()) {
-    std::cerr << "freshet ckpt now: no admin token: pass --token or set "
-                 "FRESHET_ADMIN_TOKEN\n";
-    return 2;
+    return Fail(kNow, "no admin token: pass --token or set FRESHET_ADMIN_TOKEN",
+                2);
   }
   absl::StatusOr<std::string> reply =
       CallAdmin(opt.addr, token, "checkpoint", opt.timeout_s);
-  if (!reply.ok()) {
-    std::cerr << "freshet ckpt now: " << reply.status().message() << "\n";
-    return 1;
-  }
+  if (!reply.ok()) return Fail(kNow, reply.status().message(), 1);
   std::printf("%s\n", reply->c_str());
   return 0;
 }

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "freshet/job/job_inputs.h"
+
 namespace freshet {
 
 using CommandRunner = std::function<int()>;
@@ -34,6 +37,14 @@ struct CommandRegistrar {
 // Adds the common `--config C` and `--set key=value` options to `cmd`.
 void AddConfigOptions(CLI::App* cmd, std::string* config,
                       std::vector<std::string>* overrides);
+
+// Adds --config, --set and `--data F` (read F instead of the job's source)
+// for the commands that read a job's stream: train, run, stats.
+void AddJobOptions(CLI::App* cmd, JobInputs* job);
+
+// Prints "COMMAND: MESSAGE" on stderr and returns `exit_code`: how a
+// command ends on an error.
+int Fail(absl::string_view command, absl::string_view message, int exit_code);
 
 }  // namespace freshet
 

@@ -28,11 +28,7 @@ struct GenFlags {
 
 int RunGen(const GenFlags& flags) {
   absl::StatusOr<GeneratorKind> kind = ParseGeneratorKind(flags.kind);
-  if (!kind.ok()) {
-    std::fprintf(stderr, "freshet gen: %s\n",
-                 std::string(kind.status().message()).c_str());
-    return 2;
-  }
+  if (!kind.ok()) return Fail("freshet gen", kind.status().message(), 2);
   GeneratorOptions options;
   options.kind = *kind;
   options.rows = flags.rows;
@@ -52,10 +48,7 @@ int RunGen(const GenFlags& flags) {
     };
   }
   absl::Status status = GenerateToPath(options, flags.out);
-  if (!status.ok()) {
-    std::fprintf(stderr, "freshet gen: %s\n", status.ToString().c_str());
-    return 1;
-  }
+  if (!status.ok()) return Fail("freshet gen", status.ToString(), 1);
   double elapsed = MonotonicSeconds() - start;
   std::fprintf(stderr, "gen: wrote %lld %s rows to %s in %.2f s\n",
                static_cast<long long>(flags.rows), flags.kind.c_str(),

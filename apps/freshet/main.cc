@@ -1,5 +1,6 @@
 // The `freshet` command-line tool. Subcommands register themselves (command.h).
 #include <algorithm>
+#include <iostream>
 
 #include "apps/freshet/command.h"
 #include "freshet/base/logging.h"
@@ -18,6 +19,18 @@ void AddConfigOptions(CLI::App* cmd, std::string* config,
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", *overrides,
                   "Override a config key: path.to.key=value (repeatable)");
+}
+
+void AddJobOptions(CLI::App* cmd, JobInputs* job) {
+  AddConfigOptions(cmd, &job->config, &job->overrides);
+  cmd->add_option("--data", job->data,
+                  "Read this file or folder of segments instead of the "
+                  "job's source");
+}
+
+int Fail(absl::string_view command, absl::string_view message, int exit_code) {
+  std::cerr << command << ": " << message << "\n";
+  return exit_code;
 }
 
 }  // namespace freshet

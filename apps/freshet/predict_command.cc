@@ -21,6 +21,8 @@
 namespace freshet {
 namespace {
 
+constexpr char kCommand[] = "freshet predict";
+
 struct PredictOptions {
   std::string config;
   std::vector<std::string> overrides;
@@ -31,33 +33,22 @@ struct PredictOptions {
 
 int RunPredict(const PredictOptions& opt) {
   absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, opt.overrides);
-  if (!job.ok()) {
-    std::cerr << "freshet predict: " << job.status().message() << "\n";
-    return 2;
-  }
+  if (!job.ok()) return Fail(kCommand, job.status().message(), 2);
   // Before the restore, which may take long for a large model.
   std::error_code ec;
   if (!std::filesystem::exists(opt.data, ec)) {
-    std::cerr << "freshet predict: " << opt.data
-              << ": no such file or folder\n";
-    return 1;
+    return Fail(kCommand, opt.data + ": no such file or folder", 1);
   }
   absl::StatusOr<std::unique_ptr<BatchScorer>> scorer =
       BatchScorer::Create(*job, opt.checkpoint);
-  if (!scorer.ok()) {
-    std::cerr << "freshet predict: " << scorer.status().message() << "\n";
-    return 1;
-  }
+  if (!scorer.ok()) return Fail(kCommand, scorer.status().message(), 1);
   std::fprintf(stderr, "freshet predict: scoring %s with %s\n",
                opt.data.c_str(),
                DescribeCheckpoint((*scorer)->checkpoint()).c_str());
   std::ofstream file;
   if (!opt.out.empty()) {
     file.open(opt.out);
-    if (!file) {
-      std::cerr << "freshet predict: cannot write " << opt.out << "\n";
-      return 1;
-    }
+    if (!file) return Fail(kCommand, "cannot write " + opt.out, 1);
   }
   std::ostream* out = opt.out.empty() ? &std::cout : &file;
   const double start = MonotonicSeconds();
@@ -78,9 +69,8 @@ int RunPredict(const PredictOptions& opt) {
         absl::StrCat("cannot write ", opt.out.empty() ? "stdout" : opt.out));
   }
   if (!counts.ok()) {
-    std::cerr << "freshet predict: " << opt.data << ": "
-              << counts.status().message() << "\n";
-    return 1;
+    return Fail(kCommand,
+                opt.data + ": " + std::string(counts.status().message()), 1);
   }
   const double seconds = MonotonicSeconds() - start;
   std::fprintf(stderr,

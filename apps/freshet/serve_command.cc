@@ -1,15 +1,9 @@
 // `freshet serve --checkpoint DIR`: serves the newest good checkpoint of a
 // folder, read-only, and follows it (CheckpointServing): flags, a look for a
 // newer checkpoint every --reload-every seconds, and the summary at exit.
-#include <atomic>
-#include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/str_join.h"
 #include "apps/freshet/command.h"
@@ -17,42 +11,34 @@
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
 #include "freshet/base/logging.h"
+#include "freshet/base/stop_signal.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/job/checkpoint_serving.h"
+#include "freshet/job/job_inputs.h"
 
 namespace freshet {
 namespace {
 
+constexpr char kCommand[] = "freshet serve";
+
 struct ServeOptions {
-  std::string config;
-  std::vector<std::string> overrides;
+  JobInputs job;  // --config and --set
   std::string checkpoint;
   double reload_every_s = 10;
   ServeFlags serve;
 };
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
 
 int RunServe(const ServeOptions& opt) {
-  std::vector<std::string> overrides = opt.overrides;
   // The flags are shorthands for config keys, as in `freshet run`.
-  AppendServeOverrides(opt.serve, &overrides);
-  absl::StatusOr<JobConfig> job = LoadJobConfig(opt.config, overrides);
-  if (!job.ok()) {
-    std::cerr << "freshet serve: " << job.status().message() << "\n";
-    return 2;
-  }
+  absl::StatusOr<JobConfig> job =
+      LoadJob(opt.job, ServeOverrides(opt.serve.keys));
+  if (!job.ok()) return Fail(kCommand, job.status().message(), 2);
   absl::StatusOr<std::unique_ptr<CheckpointServing>> serving =
       CheckpointServing::Create(*job, opt.checkpoint);
-  if (!serving.ok()) {
-    std::cerr << "freshet serve: " << serving.status().message() << "\n";
-    return 2;
-  }
+  if (!serving.ok()) return Fail(kCommand, serving.status().message(), 2);
   CheckpointServing& s = **serving;
   if (absl::Status st = s.Start(); !st.ok()) {
-    std::cerr << "freshet serve: " << st.message() << "\n";
-    return 1;
+    return Fail(kCommand, st.message(), 1);
   }
   ServedChain served = s.served();
   std::fprintf(stderr,
@@ -62,37 +48,30 @@ int RunServe(const ServeOptions& opt) {
                served.name.c_str(), absl::StrJoin(served.ids, ", ").c_str(),
                static_cast<long long>(served.rows), job->serve.bind.c_str(),
                s.port());
-  WritePortFile(opt.serve.port_file, s.port());
+  WritePortFileOrWarn(opt.serve.port_file, s.port());
 
-  g_stop.store(false);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  const double start = MonotonicSeconds();
-  double next_look = start + opt.reload_every_s;
-  while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const double now = MonotonicSeconds();
-    if (opt.serve.duration_s > 0 && now - start >= opt.serve.duration_s) {
-      break;
-    }
-    if (opt.reload_every_s <= 0 || now < next_look) continue;
-    next_look = now + opt.reload_every_s;
-    const uint64_t current = served.last.id;
-    absl::StatusOr<bool> reloaded = s.Reload();
-    if (!reloaded.ok()) {
-      FRESHET_LOG_WARN("freshet serve: keeps serving {}: {}",
-                       CheckpointDirName(current),
-                       std::string(reloaded.status().message()));
-    } else if (*reloaded) {
-      served = s.served();
-      FRESHET_LOG_INFO("freshet serve: now serving {} (chain {}, {} rows)",
-                       served.name, absl::StrJoin(served.ids, ", "),
-                       served.rows);
-    }
+  {
+    StopSignal signals;
+    double next_look = MonotonicSeconds() + opt.reload_every_s;
+    signals.Wait(opt.serve.duration_s, [&](double now) {
+      if (opt.reload_every_s <= 0 || now < next_look) return true;
+      next_look = now + opt.reload_every_s;
+      const uint64_t current = served.last.id;
+      absl::StatusOr<bool> reloaded = s.Reload();
+      if (!reloaded.ok()) {
+        FRESHET_LOG_WARN("freshet serve: keeps serving {}: {}",
+                         CheckpointDirName(current),
+                         std::string(reloaded.status().message()));
+      } else if (*reloaded) {
+        served = s.served();
+        FRESHET_LOG_INFO("freshet serve: now serving {} (chain {}, {} rows)",
+                         served.name, absl::StrJoin(served.ids, ", "),
+                         served.rows);
+      }
+      return true;
+    });
+    s.Stop();
   }
-  s.Stop();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   std::printf(
       "serving      %s: %lld requests, %lld errors, latency p50 %.2f ms "
       "p99 %.2f ms\n",
@@ -110,7 +89,7 @@ CommandRunner SetupServe(CLI::App& app) {
       "serve",
       "Serve the newest good checkpoint of a folder, read-only, over the "
       "HTTP API of `freshet run`, and follow the folder for newer ones");
-  AddConfigOptions(cmd, &opt->config, &opt->overrides);
+  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
   cmd->add_option("--checkpoint", opt->checkpoint,
                   "Checkpoint folder (holding ckpt-<id> directories)")
       ->required();

@@ -1,24 +1,20 @@
 // What `freshet run` and `freshet serve` share about their HTTP front end:
-// the flags that are shorthands for the job's `serve` keys and the port
-// file.
+// the flags that are shorthands for the job's `serve` keys, how long to
+// serve and the port file.
 #ifndef FRESHET_APPS_FRESHET_SERVE_FLAGS_H_
 #define FRESHET_APPS_FRESHET_SERVE_FLAGS_H_
 
 #include <CLI/CLI.hpp>
-#include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "freshet/base/config.h"
+#include "freshet/job/job_inputs.h"
 
 namespace freshet {
 
 struct ServeFlags {
   double duration_s = 0;
-  std::optional<int> http_port;
-  std::optional<std::string> bind;
-  std::optional<int64_t> stale_after_ms;
+  // --http-port, --bind, --stale-after-ms; `freshet run` adds its own.
+  ServeShorthands keys;
   std::string port_file;
 };
 
@@ -27,14 +23,9 @@ struct ServeFlags {
 void AddServeFlags(CLI::App* cmd, ServeFlags* flags,
                    const std::string& stale_help);
 
-// The flags as `--set` overrides, so that the job's validation (and its
-// messages) covers them too.
-void AppendServeOverrides(const ServeFlags& flags,
-                          std::vector<std::string>* overrides);
-
-// Writes `port` to `path` through a rename, so a reader never sees a
-// partial file. Does nothing for an empty path.
-void WritePortFile(const std::string& path, int port);
+// Writes the port file of --port-file (WritePortFile()); a failure is
+// logged as a warning, serving goes on.
+void WritePortFileOrWarn(const std::string& path, int port);
 
 }  // namespace freshet
 

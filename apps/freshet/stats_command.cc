@@ -9,9 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
-#include "absl/strings/str_format.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
 #include "freshet/data/example_reader.h"
@@ -22,6 +20,8 @@
 namespace freshet {
 namespace {
 
+constexpr char kCommand[] = "freshet stats";
+
 struct StatsOptions {
   JobInputs job;
   int64_t max_records = 0;
@@ -31,71 +31,27 @@ struct StatsOptions {
 
 int RunStats(const StatsOptions& opt) {
   absl::StatusOr<JobConfig> job = LoadJob(opt.job);
-  if (!job.ok()) {
-    std::cerr << "freshet stats: " << job.status().message() << "\n";
-    return 2;
-  }
+  if (!job.ok()) return Fail(kCommand, job.status().message(), 2);
   auto schema = Schema::Compile(job->schema);
   if (!schema.ok()) {
-    std::cerr << "freshet stats: " << job->path << ": "
-              << schema.status().message() << "\n";
-    return 2;
+    return Fail(kCommand,
+                job->path + ": " + std::string(schema.status().message()), 2);
   }
   auto reader = ExampleReader::Open(job->source, *schema);
-  if (!reader.ok()) {
-    std::cerr << "freshet stats: " << reader.status().message() << "\n";
-    return 2;
-  }
+  if (!reader.ok()) return Fail(kCommand, reader.status().message(), 2);
 
-  const Schema& s = **schema;
   StreamStats stats(*schema);
   absl::StatusOr<double> seconds =
       ScanStream(**reader, opt.max_records, &stats);
-  if (!seconds.ok()) {
-    std::cerr << "freshet stats: " << seconds.status().message() << "\n";
-    return 1;
-  }
+  if (!seconds.ok()) return Fail(kCommand, seconds.status().message(), 1);
   const ReaderCounters& c = (*reader)->counters();
-  nlohmann::json out = stats.ToJson(c, opt.top);
-  out["seconds"] = *seconds;
-  out["records_per_sec"] = c.records / *seconds;
-
   if (opt.json) {
+    nlohmann::json out = stats.ToJson(c, opt.top);
+    out["seconds"] = *seconds;
+    out["records_per_sec"] = c.records / *seconds;
     std::cout << out.dump(2) << "\n";
-    return 0;
-  }
-  std::printf("records      %lld (%lld examples) in %.2f s: %.0f records/s\n",
-              static_cast<long long>(c.records),
-              static_cast<long long>(c.parsed), *seconds, c.records / *seconds);
-  std::printf("malformed    %lld", static_cast<long long>(c.errors));
-  if (c.errors > 0) std::printf(" (%s)", ErrorKindsText(c).c_str());
-  std::printf("\n");
-  for (int l = 0; l < s.num_labels(); ++l) {
-    std::printf("label rate   %s %.4f\n", s.label(l).name.c_str(),
-                out["label_rate"][s.label(l).name].get<double>());
-  }
-  if (c.side_table_misses > 0) {
-    std::printf("side-table misses %lld\n",
-                static_cast<long long>(c.side_table_misses));
-  }
-  if (s.num_slots() > 0) {
-    std::printf("\n%-14s %-12s %10s %12s %8s  %s\n", "slot", "table",
-                "distinct", "ids", "empty", "top ids (count)");
-    for (const auto& sj : out["slots"]) {
-      std::string tops;
-      for (const auto& t : sj["top"]) {
-        if (!tops.empty()) tops += "  ";
-        tops += absl::StrFormat("%s (%d)", t["id"].get<std::string>(),
-                                t["count"].get<int64_t>());
-      }
-      std::printf("%-14s %-12s %10lld %12lld %8lld  %s\n",
-                  sj["slot"].get<std::string>().c_str(),
-                  sj["table"].get<std::string>().c_str(),
-                  static_cast<long long>(sj["distinct"].get<int64_t>()),
-                  static_cast<long long>(sj["values"].get<int64_t>()),
-                  static_cast<long long>(sj["empty"].get<int64_t>()),
-                  tops.c_str());
-    }
+  } else {
+    std::printf("%s", stats.ToText(c, opt.top, *seconds).c_str());
   }
   return 0;
 }
@@ -106,10 +62,7 @@ CommandRunner SetupStats(CLI::App& app) {
       "stats",
       "Parse a stream and print records/s, malformed records by kind, "
       "label rate, distinct and top ids per slot");
-  AddConfigOptions(cmd, &opt->job.config, &opt->job.overrides);
-  cmd->add_option("--data", opt->job.data,
-                  "Read this file or folder of segments instead of the "
-                  "job's source");
+  AddJobOptions(cmd, &opt->job);
   cmd->add_option("--max-records", opt->max_records,
                   "Stop after this many examples (0: the whole stream)")
       ->check(CLI::NonNegativeNumber);

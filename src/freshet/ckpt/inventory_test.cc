@@ -8,8 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "freshet/base/human_bytes.h"
+#include "freshet/ckpt/chain_reader.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/ckpt/ckpt_test_fixture.h"
+#include "freshet/ckpt/inventory_text.h"
 #include "freshet/ckpt/manifest.h"
 
 namespace freshet {
@@ -204,6 +210,131 @@ TEST_F(InventoryTest, AnUnreadableManifestIsItsVerdict) {
   EXPECT_EQ(v.verdicts[1].status, (*entries)[1].info.manifest_status);
   EXPECT_EQ(v.damaged, 1);
   EXPECT_THAT(v.chain, ElementsAre(1));
+}
+
+// inventory_text.h: what `freshet ckpt ls`, `verify` and `digest` print.
+
+TEST_F(InventoryTest, FolderTextIsATableOrSaysThereIsNothing) {
+  EXPECT_EQ(FolderText(dir_.string(), {}),
+            dir_.string() + ": no checkpoints\n");
+  const std::string one = (dir_ / "ckpt-0000000004").string();
+  EXPECT_EQ(FolderText(one, {}),
+            one +
+                ": no checkpoints (it is one checkpoint directory: list its "
+                "folder)\n");
+
+  WriteTwo();
+  fs::create_directories(fs::path(ckpt_) / "ckpt-0000000003.tmp");
+  auto entries = ListCheckpointFolder(ckpt_);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 3u);
+  const Manifest& inc = (*entries)[1].info.manifest;
+  EXPECT_THAT(FolderRow((*entries)[1]),
+              ElementsAre("2", "incremental", "1", "1",
+                          UtcTimeText(inc.created_unix_ms), "at-200", "200",
+                          absl::StrCat((*entries)[1].rows),
+                          absl::StrCat((*entries)[1].deleted_keys),
+                          HumanBytes((*entries)[1].bytes), "ok"));
+  EXPECT_THAT(FolderRow((*entries)[0]),
+              ElementsAre("1", "full", "-", "-", ::testing::_, "at-100", "100",
+                          ::testing::_, ::testing::_, ::testing::_, "ok"));
+  EXPECT_THAT(
+      FolderRow((*entries)[2]),
+      ElementsAre("3", "(.tmp)", "-", "-", "-", "-", "-", "-", "-", "0 B",
+                  "unpublished: a write in progress or one that died"));
+
+  const std::string text = FolderText(ckpt_, *entries);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  ASSERT_EQ(lines.size(), 5u);  // header, three rows, after the last newline
+  EXPECT_EQ(lines[4], "");
+  EXPECT_THAT(lines[0], ::testing::StartsWith("ID  KIND         PARENT  "));
+  EXPECT_THAT(lines[0], ::testing::EndsWith("  STATUS"));
+  // The columns line up: each row's status under the header's.
+  EXPECT_EQ(lines[1].rfind("  ok") + 2, lines[0].rfind("STATUS"));
+  EXPECT_EQ(lines[3].find("  unpublished") + 2, lines[0].rfind("STATUS"));
+  EXPECT_THAT(lines[1], ::testing::StartsWith("1   full         -       "));
+  EXPECT_THAT(lines[2], ::testing::StartsWith("2   incremental  1       "));
+  EXPECT_THAT(lines[3], ::testing::StartsWith("3   (.tmp)       -       "));
+  EXPECT_THAT(lines[3], ::testing::EndsWith(
+                            "  unpublished: a write in progress or one that "
+                            "died"));
+
+  // A manifest that cannot be read: question marks and its error.
+  std::ofstream(fs::path(CkptPath(2)) / kManifestFileName) << "{}";
+  entries = ListCheckpointFolder(ckpt_);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  std::vector<std::string> bad = FolderRow((*entries)[1]);
+  ASSERT_EQ(bad.size(), 11u);
+  EXPECT_EQ(bad[0], "2");
+  for (int i = 1; i <= 8; ++i) EXPECT_EQ(bad[i], "?") << i;
+  EXPECT_THAT(bad[10], HasSubstr("bad manifest"));
+}
+
+TEST_F(InventoryTest, VerifyFolderTextStreamsVerdictsThenTheChain) {
+  EXPECT_EQ(VerdictLine("ckpt-0000000001", absl::OkStatus()),
+            "ckpt-0000000001 ok\n");
+  EXPECT_EQ(VerdictLine("ckpt-0000000001", absl::DataLossError("crc")),
+            "ckpt-0000000001 DAMAGED: crc\n");
+
+  std::vector<std::string> lines;
+  auto print = [&](const std::string& line) { lines.push_back(line); };
+  fs::create_directories(fs::path(ckpt_) / "ckpt-0000000007.tmp");
+  FolderVerification v =
+      VerifyFolderText(ckpt_, *ListCheckpointFolder(ckpt_), print);
+  EXPECT_TRUE(v.verdicts.empty());
+  EXPECT_THAT(lines,
+              ElementsAre("ckpt-0000000007.tmp ignored: unpublished (a write "
+                          "in progress or one that died)\n",
+                          ckpt_ + ": no checkpoints to verify\n"));
+  fs::remove_all(fs::path(ckpt_) / "ckpt-0000000007.tmp");
+
+  WriteTwo();
+  lines.clear();
+  v = VerifyFolderText(ckpt_, *ListCheckpointFolder(ckpt_), print);
+  EXPECT_EQ(v.damaged, 0);
+  EXPECT_THAT(lines, ElementsAre("ckpt-0000000001 ok\n", "ckpt-0000000002 ok\n",
+                                 "restore would use ckpt-0000000002 (chain 1, "
+                                 "2; stream position \"at-200\")\n"));
+
+  // The incremental damaged and a good one after it.
+  fs::remove(fs::path(CkptPath(2)) / "dense.shard");
+  ASSERT_TRUE(WriteIncrementalCheckpoint(ckpt_, trainer_->model(),
+                                         {"cfg", "at-250", 5, 250})
+                  .ok());
+  lines.clear();
+  v = VerifyFolderText(ckpt_, *ListCheckpointFolder(ckpt_), print);
+  EXPECT_EQ(v.damaged, 1);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0], "ckpt-0000000001 ok\n");
+  EXPECT_THAT(lines[1], ::testing::StartsWith("ckpt-0000000002 DAMAGED: "));
+  EXPECT_EQ(lines[2], "ckpt-0000000003 ok\n");
+  EXPECT_THAT(lines[3],
+              ::testing::StartsWith("ckpt-0000000003 not used by restore: "));
+  EXPECT_EQ(lines[4],
+            "restore would use ckpt-0000000001 (chain 1; stream position "
+            "\"at-100\")\n");
+  EXPECT_EQ(lines[5], "1 of 3 checkpoints damaged\n");
+
+  // No good full checkpoint.
+  fs::remove(fs::path(CkptPath(1)) / "dense.shard");
+  lines.clear();
+  v = VerifyFolderText(ckpt_, *ListCheckpointFolder(ckpt_), print);
+  EXPECT_EQ(v.damaged, 2);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[lines.size() - 2],
+            "restore would fail: no good full checkpoint\n");
+  EXPECT_EQ(lines.back(), "2 of 3 checkpoints damaged\n");
+}
+
+TEST_F(InventoryTest, ChainDigestTextIsTheDigestAndWhatItIsOf) {
+  WriteTwo();
+  auto chain = ReadCheckpointChain(ckpt_);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_EQ(ChainDigestText(*chain),
+            absl::StrFormat("digest       %016x\n", ChainDigest(*chain)) +
+                "as of        ckpt-0000000002 (chain 1, 2), created " +
+                UtcTimeText(chain->last.created_unix_ms) +
+                ", stream position \"at-200\"\n");
 }
 
 }  // namespace

@@ -85,6 +85,46 @@ nlohmann::json StreamStats::ToJson(const ReaderCounters& c, int top_n) const {
   return out;
 }
 
+std::string StreamStats::ToText(const ReaderCounters& c, int top,
+                                double seconds) const {
+  const Schema& s = *schema_;
+  const nlohmann::json out = ToJson(c, top);
+  std::string text = absl::StrFormat(
+      "records      %lld (%lld examples) in %.2f s: %.0f records/s\n",
+      static_cast<long long>(c.records), static_cast<long long>(c.parsed),
+      seconds, c.records / seconds);
+  absl::StrAppendFormat(&text, "malformed    %lld",
+                        static_cast<long long>(c.errors));
+  if (c.errors > 0) absl::StrAppendFormat(&text, " (%s)", ErrorKindsText(c));
+  text += "\n";
+  for (int l = 0; l < s.num_labels(); ++l) {
+    absl::StrAppendFormat(&text, "label rate   %s %.4f\n", s.label(l).name,
+                          out["label_rate"][s.label(l).name].get<double>());
+  }
+  if (c.side_table_misses > 0) {
+    absl::StrAppendFormat(&text, "side-table misses %lld\n",
+                          static_cast<long long>(c.side_table_misses));
+  }
+  if (s.num_slots() == 0) return text;
+  absl::StrAppendFormat(&text, "\n%-14s %-12s %10s %12s %8s  %s\n", "slot",
+                        "table", "distinct", "ids", "empty", "top ids (count)");
+  for (const auto& sj : out["slots"]) {
+    std::string tops;
+    for (const auto& t : sj["top"]) {
+      if (!tops.empty()) tops += "  ";
+      tops += absl::StrFormat("%s (%d)", t["id"].get<std::string>(),
+                              t["count"].get<int64_t>());
+    }
+    absl::StrAppendFormat(
+        &text, "%-14s %-12s %10lld %12lld %8lld  %s\n",
+        sj["slot"].get<std::string>(), sj["table"].get<std::string>(),
+        static_cast<long long>(sj["distinct"].get<int64_t>()),
+        static_cast<long long>(sj["values"].get<int64_t>()),
+        static_cast<long long>(sj["empty"].get<int64_t>()), tops);
+  }
+  return text;
+}
+
 std::string ErrorKindsText(const ReaderCounters& c) {
   std::map<std::string, int64_t> by_name;
   for (int k = 0; k < kNumRecordErrorKinds; ++k) {

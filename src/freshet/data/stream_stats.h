@@ -38,6 +38,15 @@ class StreamStats {
   // the smaller id first).
   nlohmann::json ToJson(const ReaderCounters& counters, int top) const;
 
+  // The same as text, as `freshet stats` prints it: "records ..." (with
+  // the rate over `seconds`), "malformed ..." (by kind when any), a "label
+  // rate" line per label, "side-table misses ..." when any, then a table of
+  // the slots (slot, table, distinct, ids, empty, top ids with their
+  // counts) after an empty line when the schema has slots. Every line ends
+  // in a newline.
+  std::string ToText(const ReaderCounters& counters, int top,
+                     double seconds) const;
+
  private:
   struct SlotCounts {
     absl::flat_hash_map<uint64_t, int64_t> counts;

@@ -53,6 +53,62 @@ TEST(StreamStatsTest, CountsIdsLabelsAndTopIdsPerSlot) {
   EXPECT_EQ(MalformedText(ReaderCounters{}), "0 malformed");
 }
 
+TEST(StreamStatsTest, TextHasTheCountsLabelRatesAndATableOfSlots) {
+  auto job = ParseJobConfig(
+      "schema:\n  label: label\n  slots: [user, item]\n"
+      "model: {type: lr}\n"
+      "source: {type: file, path: x.csv, format: csv}\n",
+      "stats.yaml", "");
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto schema = Schema::Compile(job->schema);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto parser = MakeRecordParser(*schema, job->source, "label,user,item");
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  StreamStats stats(*schema);
+  for (const char* line : {"1,u1,i1", "0,u1,i2", "0,u2,", "1,u1,i2"}) {
+    Example e;
+    ASSERT_TRUE((*parser)->Parse(line, &e).ok()) << line;
+    stats.Add(e);
+  }
+  ReaderCounters counters;
+  counters.records = 5;
+  counters.parsed = 4;
+  const nlohmann::json j = stats.ToJson(counters, 2);
+  auto top = [&](int slot, int i) {
+    const nlohmann::json& t = j["slots"][slot]["top"][i];
+    return absl::StrCat(t["id"].get<std::string>(), " (",
+                        t["count"].get<int64_t>(), ")");
+  };
+  const std::string table =
+      "\nslot           table          distinct          ids    empty  top "
+      "ids (count)\n"
+      "user           user                  2            4        0  " +
+      top(0, 0) + "  " + top(0, 1) +
+      "\n"
+      "item           item                  2            3        1  " +
+      top(1, 0) + "  " + top(1, 1) + "\n";
+  EXPECT_EQ(stats.ToText(counters, 2, 0.5),
+            "records      5 (4 examples) in 0.50 s: 10 records/s\n"
+            "malformed    0\n"
+            "label rate   label 0.5000\n" +
+                table);
+
+  // Malformed records by kind and side-table misses get their lines; no
+  // top ids leaves the column empty.
+  counters.errors = 1;
+  counters.errors_by_kind[static_cast<int>(RecordErrorKind::kColumnCount)] = 1;
+  counters.side_table_misses = 3;
+  const std::string text = stats.ToText(counters, 0, 2.0);
+  EXPECT_THAT(text, ::testing::StartsWith(
+                        "records      5 (4 examples) in 2.00 s: 2 records/s\n"
+                        "malformed    1 (column_count 1)\n"
+                        "label rate   label 0.5000\n"
+                        "side-table misses 3\n\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "\nuser           user                  2            "
+                        "4        0  \n"));
+}
+
 class ScanStreamTest : public ::testing::Test {
  protected:
   // A csv job over `text` in a file of its own.

@@ -130,6 +130,24 @@ TrainerProgress EmbeddedJob::progress() const {
   return progress_;
 }
 
+EmbeddedJobReport EmbeddedJob::Report() const {
+  EmbeddedJobReport r;
+  r.training = progress();
+  r.sync = sync_stats();
+  r.serving_version = replica_->status().version;
+  const Histogram& f = replica_->freshness();
+  r.freshness_p50_ms = f.Percentile(0.5) * 1000;
+  r.freshness_p90_ms = f.Percentile(0.9) * 1000;
+  r.freshness_p99_ms = f.Percentile(0.99) * 1000;
+  r.freshness_max_ms = f.Percentile(1.0) * 1000;
+  r.freshness_batches = f.count();
+  r.requests = server_->requests();
+  r.errors = server_->errors();
+  r.latency_p50_ms = server_->latency().Percentile(0.5) * 1000;
+  r.latency_p99_ms = server_->latency().Percentile(0.99) * 1000;
+  return r;
+}
+
 void EmbeddedJob::AppendMetrics(std::string* out) const {
   const TrainerProgress p = progress();
   const SyncStats s = publisher_->stats();

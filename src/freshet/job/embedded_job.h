@@ -33,6 +33,7 @@
 #include "freshet/base/mutex.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/job/checkpointed_training.h"
+#include "freshet/job/embedded_job_report.h"
 #include "freshet/serve/http_server.h"
 #include "freshet/serve/serving_replica.h"
 #include "freshet/sync/sync_publisher.h"
@@ -93,6 +94,9 @@ class EmbeddedJob {
   // The latest training progress; after Stop(), the final one.
   TrainerProgress progress() const;
   SyncStats sync_stats() const { return publisher_->stats(); }
+  // progress(), sync_stats() and the replica's version, freshness and
+  // requests in one value, for `freshet run`'s progress line and summary.
+  EmbeddedJobReport Report() const;
   const ServingReplica& replica() const { return *replica_; }
   const HttpServer& server() const { return *server_; }
   Trainer& trainer() { return *trainer_; }

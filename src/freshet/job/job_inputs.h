@@ -1,13 +1,16 @@
 // JobInputs: a job file and what a command lays over it — `--set`
 // overrides, a data path that replaces the job's source by a file source,
 // follow mode, a checkpoint folder — and LoadJob(), which applies them the
-// same way for every command that trains or reads the job's stream
-// (`freshet train`, `run`, `stats`).
+// same way for every command that reads a job file (`freshet train`, `run`,
+// `stats`, `serve`, `predict`). ServeShorthands are the flags of the
+// commands that serve (`freshet run`, `serve`) that stand for config keys.
 //
 // Thread safety: plain values and a free function.
 #ifndef FRESHET_JOB_JOB_INPUTS_H_
 #define FRESHET_JOB_JOB_INPUTS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,23 @@ struct JobInputs {
   // Non-empty: checkpoint.dir, relative to the working folder.
   std::string checkpoint_dir;
 };
+
+// Command-line shorthands for a job's sync and serve keys; unset: the job's
+// value.
+struct ServeShorthands {
+  std::optional<int64_t> sync_interval_ms;  // sync.interval (ms)
+  std::optional<int> http_port;             // serve.port
+  std::optional<std::string> bind;          // serve.bind
+  std::optional<int64_t> stale_after_ms;    // serve.stale_after (ms)
+  std::optional<int> max_candidates;        // serve.max_candidates
+  std::optional<int64_t> max_body_bytes;    // serve.max_body_bytes
+  std::optional<int> http_threads;          // serve.http_threads
+};
+
+// The shorthands that are set, as `--set` overrides in the order of the
+// struct ("sync.interval=250ms", "serve.port=0", ...), for LoadJob()'s
+// `extra`: the job's validation (and its messages) covers them too.
+std::vector<std::string> ServeOverrides(const ServeShorthands& flags);
 
 // Loads inputs.config with inputs.overrides, then those of `data` and
 // `follow`, then `extra` (a command's flags that are shorthands for config

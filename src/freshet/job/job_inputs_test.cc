@@ -63,6 +63,55 @@ TEST_F(JobInputsTest, ExtraOverridesComeLastAndAreValidated) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("serve.port"));
 }
 
+TEST(ServeOverridesTest, OnlyTheShorthandsThatAreSetInStructOrder) {
+  EXPECT_TRUE(ServeOverrides({}).empty());
+  ServeShorthands flags;
+  flags.http_threads = 3;
+  flags.sync_interval_ms = 250;
+  flags.bind = "0.0.0.0";
+  flags.http_port = 0;
+  flags.stale_after_ms = 4000;
+  flags.max_candidates = 50;
+  flags.max_body_bytes = 65536;
+  EXPECT_THAT(ServeOverrides(flags),
+              ::testing::ElementsAre(
+                  "sync.interval=250ms", "serve.port=0", "serve.bind=0.0.0.0",
+                  "serve.stale_after=4000ms", "serve.max_candidates=50",
+                  "serve.max_body_bytes=65536", "serve.http_threads=3"));
+}
+
+TEST_F(JobInputsTest, ServeShorthandsSetTheJobsKeysAndAreValidated) {
+  ServeShorthands flags;
+  flags.sync_interval_ms = 250;
+  flags.http_port = 0;
+  flags.bind = "0.0.0.0";
+  flags.stale_after_ms = 4000;
+  flags.max_candidates = 50;
+  flags.max_body_bytes = 65536;
+  flags.http_threads = 3;
+  auto job = LoadJob(inputs_, ServeOverrides(flags));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->sync.interval_ms, 250);
+  EXPECT_EQ(job->serve.port, 0);
+  EXPECT_EQ(job->serve.bind, "0.0.0.0");
+  EXPECT_EQ(job->serve.stale_after_ms, 4000);
+  EXPECT_EQ(job->serve.max_candidates, 50);
+  EXPECT_EQ(job->serve.max_body_bytes, 65536);
+  EXPECT_EQ(job->serve.http_threads, 3);
+
+  flags = {};
+  flags.http_threads = 0;
+  job = LoadJob(inputs_, ServeOverrides(flags));
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()),
+              HasSubstr("serve.http_threads"));
+  flags = {};
+  flags.sync_interval_ms = 1;  // below 10 ms
+  job = LoadJob(inputs_, ServeOverrides(flags));
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("sync.interval"));
+}
+
 TEST_F(JobInputsTest, MissingJobFileIsAnError) {
   inputs_.config = dir_.File("missing.yaml");
   inputs_.data = "x.csv";

@@ -122,6 +122,13 @@ TEST_F(JobTest, EmbeddedJobTrainsSyncsAndServesItsStatus) {
     }
   });
   EXPECT_EQ((*run)->progress().examples, 2000);
+  // The report is the job's counters in one value.
+  const EmbeddedJobReport report = (*run)->Report();
+  EXPECT_EQ(report.training.examples, 2000);
+  EXPECT_EQ(report.sync.batches, (*run)->sync_stats().batches);
+  EXPECT_EQ(report.serving_version, replica.status().version);
+  EXPECT_EQ(report.freshness_batches, replica.freshness().count());
+  EXPECT_EQ(report.requests, (*run)->server().requests());
   EXPECT_TRUE((*run)->Stop().ok());  // twice is fine
 }
 

@@ -1,8 +1,11 @@
 #include "freshet/job/training_job.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "freshet/base/human_bytes.h"
 #include "freshet/base/status_macros.h"
 
 namespace freshet {
@@ -50,6 +53,47 @@ absl::Status TrainingJob::Run(
 std::optional<absl::StatusOr<Manifest>> TrainingJob::Finish() {
   if (checkpoints_ == nullptr) return std::nullopt;
   return checkpoints_->Finish();
+}
+
+double TrainingJob::DenseGflops(double examples_per_sec) const {
+  return 3.0 * store_->dense().forward_flops_per_example() * examples_per_sec /
+         1e9;
+}
+
+std::string TrainingProgressLine(const TrainerProgress& p) {
+  return absl::StrFormat(
+      "%lld examples  %.0f ex/s  window auc %.4f logloss %.4f  |  auc %.4f "
+      "logloss %.4f  |  %lld rows %s",
+      static_cast<long long>(p.examples), p.examples_per_sec, p.window_auc,
+      p.window_logloss, p.auc, p.logloss, static_cast<long long>(p.table_rows),
+      HumanBytes(static_cast<uint64_t>(p.table_bytes)));
+}
+
+std::string TrainingSummaryText(const std::string& model_type,
+                                const TrainerProgress& p,
+                                int64_t window_examples, uint64_t digest,
+                                const std::string& checkpoint) {
+  std::string text = absl::StrFormat(
+      "trained %s on %lld examples (%lld records, %lld malformed) in %.2f s: "
+      "%.0f examples/s\n",
+      model_type, static_cast<long long>(p.examples),
+      static_cast<long long>(p.records), static_cast<long long>(p.malformed),
+      p.seconds, p.examples_per_sec);
+  absl::StrAppendFormat(
+      &text, "progressive  auc %.4f  logloss %.4f  calibration %.3f\n", p.auc,
+      p.logloss, p.calibration);
+  absl::StrAppendFormat(
+      &text, "last window  auc %.4f  logloss %.4f  (%lld examples)\n",
+      p.window_auc, p.window_logloss,
+      static_cast<long long>(std::min<int64_t>(p.examples, window_examples)));
+  absl::StrAppendFormat(&text, "tables       %lld rows, %s\n",
+                        static_cast<long long>(p.table_rows),
+                        HumanBytes(static_cast<uint64_t>(p.table_bytes)));
+  absl::StrAppendFormat(&text, "digest       %016x\n", digest);
+  if (!checkpoint.empty()) {
+    absl::StrAppend(&text, "checkpoint   ", checkpoint, "\n");
+  }
+  return text;
 }
 
 nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,

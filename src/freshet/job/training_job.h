@@ -18,6 +18,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,6 +51,10 @@ class TrainingJob {
 
   void Stop() { trainer_->Stop(); }
 
+  // The dense part's GFLOP/s at `examples_per_sec`: forward + backward, about
+  // three forward passes per example.
+  double DenseGflops(double examples_per_sec) const;
+
   Trainer& trainer() { return *trainer_; }
   LocalStore& store() { return *store_; }
   // Null without a checkpoint folder or before Start().
@@ -73,6 +78,21 @@ class TrainingJob {
 // example yet) is null.
 nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
                                    double dense_gflops);
+
+// The progress line of `freshet train`, without a newline: "1200 examples
+// 480 ex/s  window auc 0.8000 logloss 0.4500  |  auc 0.7500 logloss 0.5000
+// |  333 rows 4.0 KiB".
+std::string TrainingProgressLine(const TrainerProgress& p);
+
+// The summary `freshet train` prints at exit, one line each ending in a
+// newline: "trained MODEL on ...", "progressive ...", "last window ..." (of
+// at most `window_examples` examples), "tables ...", "digest ..." (16 hex
+// digits, as `freshet ckpt digest` prints it) and, when `checkpoint` is not
+// empty, "checkpoint   CHECKPOINT".
+std::string TrainingSummaryText(const std::string& model_type,
+                                const TrainerProgress& p,
+                                int64_t window_examples, uint64_t digest,
+                                const std::string& checkpoint);
 
 }  // namespace freshet
 

@@ -1,4 +1,5 @@
-// TrainingMetricsJson(): the --metrics-json object of `freshet train`.
+// What `freshet train` prints: TrainingMetricsJson() (its --metrics-json
+// object), TrainingProgressLine() and TrainingSummaryText().
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -61,6 +62,50 @@ TEST(TrainingMetricsJsonTest, MetricsThatAreNotFiniteAreNull) {
   EXPECT_EQ(j["digest"], "ffffffffffffffff");
   EXPECT_EQ(j["examples"], 0);
   EXPECT_NO_THROW(nlohmann::json::parse(j.dump()));
+}
+
+TrainerProgress SomeProgress() {
+  TrainerProgress p;
+  p.examples = 1200;
+  p.records = 1210;
+  p.malformed = 10;
+  p.seconds = 2.5;
+  p.examples_per_sec = 480;
+  p.logloss = 0.5;
+  p.auc = 0.75;
+  p.calibration = 1.01;
+  p.window_logloss = 0.45;
+  p.window_auc = 0.8;
+  p.table_rows = 333;
+  p.table_bytes = 4096;
+  return p;
+}
+
+TEST(TrainingProgressLineTest, CountersWindowCumulativeAndTables) {
+  EXPECT_EQ(TrainingProgressLine(SomeProgress()),
+            "1200 examples  480 ex/s  window auc 0.8000 logloss 0.4500  |  "
+            "auc 0.7500 logloss 0.5000  |  333 rows 4.0 KiB");
+}
+
+TEST(TrainingSummaryTextTest, OneLineEachAndTheCheckpointWhenThereIsOne) {
+  const std::string head =
+      "trained deepfm on 1200 examples (1210 records, 10 malformed) in 2.50 "
+      "s: 480 examples/s\n"
+      "progressive  auc 0.7500  logloss 0.5000  calibration 1.010\n";
+  const std::string tail =
+      "tables       333 rows, 4.0 KiB\n"
+      "digest       0000000000000abc\n";
+  // The window holds at most window_examples of the examples.
+  EXPECT_EQ(TrainingSummaryText("deepfm", SomeProgress(), 1000, 0xabc, ""),
+            head +
+                "last window  auc 0.8000  logloss 0.4500  (1000 examples)\n" +
+                tail);
+  EXPECT_EQ(
+      TrainingSummaryText("deepfm", SomeProgress(), 5000, 0xabc,
+                          "ckpt-0000000002 (full, 333 rows, 4.0 KiB) in /c"),
+      head + "last window  auc 0.8000  logloss 0.4500  (1200 examples)\n" +
+          tail +
+          "checkpoint   ckpt-0000000002 (full, 333 rows, 4.0 KiB) in /c\n");
 }
 
 }  // namespace
