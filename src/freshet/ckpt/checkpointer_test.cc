@@ -214,6 +214,7 @@ TEST_F(CheckpointerTest, TimeTriggerFollowsTheClock) {
   ManualClock clock(1'000'000'000'000);
   CheckpointerOptions co = CkptOptions((dir_ / "ckpt").string());
   co.every_ms = 60'000;
+  co.max_write_mbps = 0;
   co.clock = &clock;
   auto c = Checkpointer::Create(&(*t)->model(), co);
   ASSERT_TRUE(c.ok());
