@@ -1,8 +1,11 @@
 // End-to-end fault-injection tests of checkpoints: `freshet train` and
 // `freshet run` killed with SIGKILL at random points, damaged and truncated
 // shard files, a checkpoint folder that cannot be written (a file in its
-// place, a full file system), SIGTERM, the token-protected admin call, and
-// a restart of `freshet run` from its checkpoints.
+// place), SIGTERM, the token-protected admin call, and a restart of
+// `freshet run` from its checkpoints. Faults that need no process (failed
+// writes and renames, a full disk, lost unsynced data) are tested in
+// process on a FaultInjectingFileSystem: src/freshet/ckpt/
+// checkpoint_fault_test.cc and src/freshet/data/file_log_fault_test.cc.
 //
 // Every child process is started here with its stdout and stderr in files,
 // every wait is bounded, and HTTP goes to 127.0.0.1 only (ports picked with
@@ -201,16 +204,6 @@ class RunProcess {
     for (const char* a : {"--http-port", "0", "--port-file"}) argv.push_back(a);
     argv.push_back(port_file_.string());
     child_.Start(argv, dir / (name + ".out"), dir / (name + ".err"), env);
-    WaitForPort();
-  }
-
-  // Starts a shell command line (which runs `freshet run ... --http-port 0
-  // --port-file PORT_FILE` somewhere) and waits for the port.
-  void StartShell(const std::vector<std::string>& argv, const fs::path& dir,
-                  const std::string& name, const fs::path& port_file) {
-    port_file_ = port_file;
-    fs::remove(port_file_);
-    child_.Start(argv, dir / (name + ".out"), dir / (name + ".err"));
     WaitForPort();
   }
 
@@ -659,96 +652,6 @@ TEST_F(CheckpointFaultTest, UnwritableCheckpointFolderTrainingGoesOn) {
   EXPECT_EQ(m["examples"].get<int64_t>(), trained);
   verify = RunFreshet({"ckpt", "verify", ckpt.string()}, dir_, "verify2");
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-}
-
-// A real "no space left on device": the checkpoint folder on a small tmpfs
-// in a mount namespace of its own. The first checkpoint fits, the later
-// (larger) ones do not; the failures are counted while training goes on, and
-// the checkpoint that fitted stays good.
-TEST_F(CheckpointFaultTest, FullCheckpointFolder) {
-  {
-    ChildProcess probe;
-    probe.Start({"unshare", "-rm", "true"}, Path("probe.out"),
-                Path("probe.err"));
-    ASSERT_TRUE(probe.Wait(30));
-    if (probe.exit_code() != 0) {
-      GTEST_SKIP() << "cannot make a mount namespace here (unshare -rm true "
-                      "exited "
-                   << probe.exit_code() << "): " << probe.err();
-    }
-  }
-  RowPool pool;
-  pool.Load(Pool());
-  ASSERT_EQ(pool.size(), 60000u);
-  const fs::path log = Path("log.tsv");
-  pool.Append(log, 12000);
-  const fs::path mnt = Path("mnt");
-  fs::create_directories(mnt);
-  const fs::path ckpt = mnt / "ckpt";
-  const fs::path port_file = Path("run.port"), pid_file = Path("run.pid");
-  // Full checkpoints only, cut every 10k examples; the new one is written
-  // before the old one is removed. The first (about 1 MB at 10k examples)
-  // fits in 2 MiB; the next, with it, does not (at 20k examples the tables
-  // have about twice the rows), nor does any later one.
-  std::string run_cmd = std::string("'") + FRESHET_BINARY + "' run";
-  for (const std::string& a : FollowArgs(
-           log, {"--checkpoint-dir", ckpt.string(), "--set",
-                 "checkpoint.every_examples=10000", "--set",
-                 "checkpoint.full_every=1", "--set", "checkpoint.keep_full=1",
-                 "--http-port", "0", "--port-file", port_file.string()})) {
-    run_cmd += " '" + a + "'";
-  }
-  const std::string script =
-      "mount -t tmpfs -o size=2m tmpfs '" + mnt.string() + "' || exit 97\n" +
-      run_cmd + " &\necho $! > '" + pid_file.string() +
-      "'\nwait $!\necho run=$?\n'" + FRESHET_BINARY + "' ckpt verify '" +
-      ckpt.string() + "'\necho verify=$?\n";
-  RunProcess run;
-  ASSERT_NO_FATAL_FAILURE(run.StartShell({"unshare", "-rm", "sh", "-c", script},
-                                         dir_, "sh", port_file));
-  pid_t run_pid = 0;
-  {
-    std::ifstream in(pid_file);
-    in >> run_pid;
-  }
-  ASSERT_GT(run_pid, 0);
-
-  ASSERT_TRUE(run.WaitMetricAtLeast("freshet_checkpoints_written_total", 1, 60))
-      << run.child().err();
-  const double written = run.MetricValue("freshet_checkpoints_written_total");
-  double at_failure = -1;
-  ASSERT_NO_FATAL_FAILURE(ExpectTrainingGoesOnAfterAFailure(
-      run, pool, log, 1000, 10000, &at_failure));
-  // Checkpoints keep being attempted, and keep failing.
-  ASSERT_TRUE(run.WaitMetricAtLeast("freshet_checkpoint_failures_total", 2, 60))
-      << run.child().err();
-  EXPECT_EQ(run.MetricValue("freshet_checkpoints_written_total"), written);
-  std::optional<std::string> status = run.Get("/statusz");
-  ASSERT_TRUE(status);
-  const json st = json::parse(*status);
-  EXPECT_THAT(st["checkpoint"]["last_error"].get<std::string>(),
-              HasSubstr("No space left on device"))
-      << *status;
-
-  ASSERT_TRUE(run.WaitQuiet(30));
-  ::kill(run_pid, SIGTERM);
-  ASSERT_TRUE(run.child().Wait(60)) << run.child().err();
-  EXPECT_EQ(run.child().exit_code(), 0) << run.child().err();
-  const std::string out = run.child().out(), err = run.child().err();
-  EXPECT_THAT(err, HasSubstr("No space left on device"));
-  EXPECT_THAT(err, HasSubstr("checkpoint: write to"));
-  // The final checkpoint does not fit either: said, and no crash.
-  EXPECT_THAT(err, HasSubstr("final checkpoint failed"));
-  const int64_t run_exit = NumberAfter(out, "run=");
-  EXPECT_GE(run_exit, 0) << out;
-  EXPECT_LT(run_exit, 128) << out << err;
-  // Inside the namespace, after the run: the checkpoint that fitted is good
-  // (the failed writes removed their .tmp folders).
-  EXPECT_THAT(out, HasSubstr("verify=0")) << out << err;
-  EXPECT_THAT(out, HasSubstr(CkptName(1) + " ok"));
-  EXPECT_THAT(out, Not(HasSubstr("DAMAGED")));
-  // The tmpfs was only there inside the namespace.
-  EXPECT_FALSE(fs::exists(ckpt));
 }
 
 // SIGTERM while following a log: the final checkpoint is written, holds

@@ -157,13 +157,14 @@ absl::Status ReadDenseShard(ShardReader& r, CheckpointChain* chain) {
 
 // Applies one verified checkpoint of the chain. The first (the full one)
 // defines the tables; the others must have the same ones.
-absl::Status MergeCheckpoint(const CheckpointInfo& c, bool first, bool last,
-                             CheckpointChain* chain) {
+absl::Status MergeCheckpoint(FileSystem* fsys, const CheckpointInfo& c,
+                             bool first, bool last, CheckpointChain* chain) {
   std::set<std::string> seen;
   bool dense = false;
   for (const ManifestFile& f : c.manifest.files) {
     const std::string path = (fs::path(c.path) / f.name).string();
-    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r, ShardReader::Open(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r,
+                     ShardReader::Open(path, fsys));
     const ShardHeader& h = r->header();
     if (h.type == ShardFileType::kDense) {
       if (dense) {
@@ -239,8 +240,11 @@ std::string VerifiedKey(const CheckpointInfo& c) {
 }  // namespace
 
 absl::StatusOr<CheckpointChain> ReadCheckpointChain(
-    const std::string& dir, VerifiedCheckpoints* verified) {
-  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+    const std::string& dir, VerifiedCheckpoints* verified,
+    FileSystem* file_system) {
+  FileSystem* fsys = FileSystem::OrDefault(file_system);
+  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list,
+                   ListCheckpoints(dir, fsys));
   if (verified != nullptr) {
     VerifiedCheckpoints kept;
     for (const CheckpointInfo& c : list) {
@@ -253,12 +257,12 @@ absl::StatusOr<CheckpointChain> ReadCheckpointChain(
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
   }
   ChainChoice choice =
-      ChooseNewestGoodChain(list, [verified](const CheckpointInfo& c) {
-        if (verified == nullptr) return VerifyCheckpoint(c.path);
+      ChooseNewestGoodChain(list, [verified, fsys](const CheckpointInfo& c) {
+        if (verified == nullptr) return VerifyCheckpoint(c.path, fsys);
         const std::string key = VerifiedKey(c);
         auto it = verified->find(key);
         if (it == verified->end()) {
-          it = verified->emplace(key, VerifyCheckpoint(c.path)).first;
+          it = verified->emplace(key, VerifyCheckpoint(c.path, fsys)).first;
         }
         return it->second;
       });
@@ -274,7 +278,7 @@ absl::StatusOr<CheckpointChain> ReadCheckpointChain(
     const CheckpointInfo& c = list[choice.chain[k]];
     chain.ids.push_back(c.id);
     RETURN_IF_ERROR(
-        MergeCheckpoint(c, k == 0, k + 1 == choice.chain.size(), &chain));
+        MergeCheckpoint(fsys, c, k == 0, k + 1 == choice.chain.size(), &chain));
   }
   chain.last = list[choice.chain.back()].manifest;
   return chain;

@@ -101,8 +101,10 @@ using VerifiedCheckpoints = std::map<std::string, absl::Status>;
 // chain disagrees with its full checkpoint about a table's shape or the
 // dense sizes. With `verified`, checkpoints found there are not verified
 // again, and the entries of checkpoints no longer in `dir` are dropped.
+// Files are read from `fs` (null: FileSystem::Default()).
 absl::StatusOr<CheckpointChain> ReadCheckpointChain(
-    const std::string& dir, VerifiedCheckpoints* verified = nullptr);
+    const std::string& dir, VerifiedCheckpoints* verified = nullptr,
+    FileSystem* fs = nullptr);
 
 // One 64-bit XXH3 over the chain, computed as ModelDigest() (trainer.h)
 // computes it over a live model: per table in order, its name, then per row

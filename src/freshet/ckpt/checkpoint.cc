@@ -1,14 +1,9 @@
 #include "freshet/ckpt/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -55,68 +50,40 @@ std::string TableFileName(int index) {
   return absl::StrFormat("table-%03d.shard", index);
 }
 
-absl::Status FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(),
-                  O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat(path, ": open for fsync: ", std::strerror(errno)));
-  }
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) {
-    return absl::InternalError(
-        absl::StrCat(path, ": fsync: ", std::strerror(e)));
-  }
-  return absl::OkStatus();
+// "PATH: WHAT: reason", with the code of the file system's error.
+absl::Status FileError(const absl::Status& s, const std::string& what,
+                       const std::string& path) {
+  return absl::Status(s.code(),
+                      absl::StrCat(path, ": ", what, ": ", s.message()));
 }
 
-absl::Status WriteFileSynced(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat(path, ": open: ", std::strerror(errno)));
-  }
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return absl::InternalError(
-          absl::StrCat(path, ": write: ", std::strerror(e)));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    return absl::InternalError(
-        absl::StrCat(path, ": fsync: ", std::strerror(e)));
-  }
-  if (::close(fd) != 0) {
-    return absl::InternalError(
-        absl::StrCat(path, ": close: ", std::strerror(errno)));
-  }
+absl::Status SyncDir(FileSystem* fsys, const std::string& path) {
+  absl::Status s = fsys->SyncDir(path);
+  return s.ok() ? s : FileError(s, "fsync", path);
+}
+
+absl::Status WriteFileSynced(FileSystem* fsys, const std::string& path,
+                             const std::string& text) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> f = fsys->NewWritableFile(path);
+  if (!f.ok()) return FileError(f.status(), "open", path);
+  absl::Status s = (*f)->Append(text);
+  if (!s.ok()) return FileError(s, "write", path);
+  s = (*f)->Sync();
+  if (!s.ok()) return FileError(s, "fsync", path);
+  s = (*f)->Close();
+  if (!s.ok()) return FileError(s, "close", path);
   return absl::OkStatus();
 }
 
 // The highest id in `dir`, published or .tmp; 0 when none.
-absl::StatusOr<uint64_t> HighestId(const std::string& dir) {
+absl::StatusOr<uint64_t> HighestId(FileSystem* fsys, const std::string& dir) {
+  absl::StatusOr<std::vector<DirEntry>> entries = fsys->ListDir(dir);
+  if (!entries.ok()) return FileError(entries.status(), "list", dir);
   uint64_t highest = 0;
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+  for (const DirEntry& e : *entries) {
     bool tmp = false;
-    std::optional<uint64_t> id =
-        ParseDirName(e.path().filename().string(), &tmp);
+    std::optional<uint64_t> id = ParseDirName(e.name, &tmp);
     if (id) highest = std::max(highest, *id);
-  }
-  if (ec) {
-    return absl::InternalError(absl::StrCat(dir, ": list: ", ec.message()));
   }
   return highest;
 }
@@ -173,11 +140,13 @@ absl::Status WriteTableSnapshot(EmbeddingTable& table, ShardWriter& w,
   return absl::OkStatus();
 }
 
-absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
+absl::Status WriteFiles(FileSystem* fsys, const std::string& tmp, ModelCut& cut,
                         const CheckpointWriteOptions& options,
                         Manifest* manifest) {
   LocalStore& model = cut.model();
   Pacer pacer(options.max_bytes_per_s);
+  ShardWriterOptions shard = options.shard;
+  shard.file_system = fsys;
   for (int t = 0; t < model.num_tables(); ++t) {
     EmbeddingTable& table = model.table(t);
     ShardHeader h;
@@ -188,7 +157,7 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
     const std::string name = TableFileName(t);
     ASSIGN_OR_RETURN(
         std::unique_ptr<ShardWriter> w,
-        ShardWriter::Create((fs::path(tmp) / name).string(), h, options.shard));
+        ShardWriter::Create((fs::path(tmp) / name).string(), h, shard));
     RETURN_IF_ERROR(WriteTableSnapshot(table, *w, pacer));
     RETURN_IF_ERROR(w->AddPolicyState(table.TakeSnapshotPolicyState()));
     ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
@@ -201,14 +170,14 @@ absl::Status WriteFiles(const std::string& tmp, ModelCut& cut,
   h.num_params = cut.dense_params().size();
   h.num_state = cut.dense_state().size();
   h.steps = cut.dense_steps();
-  ASSIGN_OR_RETURN(std::unique_ptr<ShardWriter> w,
-                   ShardWriter::Create((fs::path(tmp) / kDenseFile).string(), h,
-                                       options.shard));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ShardWriter> w,
+      ShardWriter::Create((fs::path(tmp) / kDenseFile).string(), h, shard));
   RETURN_IF_ERROR(w->AddDenseParams(cut.dense_params()));
   RETURN_IF_ERROR(w->AddDenseState(cut.dense_state()));
   ASSIGN_OR_RETURN(ShardSummary s, w->Finish());
   manifest->files.push_back({kDenseFile, "", s.bytes, s.rows, 0, s.crc32c});
-  return WriteFileSynced((fs::path(tmp) / kManifestFileName).string(),
+  return WriteFileSynced(fsys, (fs::path(tmp) / kManifestFileName).string(),
                          EncodeManifest(*manifest));
 }
 
@@ -247,17 +216,16 @@ namespace {
 
 absl::StatusOr<Manifest> WriteCutTo(const std::string& dir, ModelCut& cut,
                                     const CheckpointWriteOptions& options) {
+  FileSystem* fsys = FileSystem::OrDefault(options.file_system);
   const CheckpointKind kind = cut.kind();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat(dir, ": create: ", ec.message()));
-  }
+  absl::Status created = fsys->CreateDirs(dir);
+  if (!created.ok()) return FileError(created, "create", dir);
   Manifest m;
   m.kind = kind;
   m.metadata = cut.metadata();
   if (kind == CheckpointKind::kIncremental) {
-    ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+    ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list,
+                     ListCheckpoints(dir, fsys));
     if (list.empty()) {
       return absl::FailedPreconditionError(
           absl::StrCat(dir, ": no checkpoint yet; the first one must be full"));
@@ -273,32 +241,29 @@ absl::StatusOr<Manifest> WriteCutTo(const std::string& dir, ModelCut& cut,
                       ? last.id
                       : last.manifest.parent_id;
   }
-  ASSIGN_OR_RETURN(uint64_t highest, HighestId(dir));
+  ASSIGN_OR_RETURN(uint64_t highest, HighestId(fsys, dir));
   m.id = highest + 1;
-  m.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const Clock* clock =
+      options.clock != nullptr ? options.clock : SystemClock::Default();
+  m.created_unix_ms = clock->NowMillis();
   const std::string final_dir =
       (fs::path(dir) / CheckpointDirName(m.id)).string();
   const std::string tmp = final_dir + kTmpSuffix;
-  fs::create_directory(tmp, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat(tmp, ": create: ", ec.message()));
-  }
-  absl::Status status = WriteFiles(tmp, cut, options, &m);
-  if (status.ok()) status = FsyncPath(tmp, /*directory=*/true);
+  created = fsys->CreateDir(tmp);
+  if (!created.ok()) return FileError(created, "create", tmp);
+  absl::Status status = WriteFiles(fsys, tmp, cut, options, &m);
+  if (status.ok()) status = SyncDir(fsys, tmp);
   if (status.ok()) {
-    fs::rename(tmp, final_dir, ec);
-    if (ec) {
-      status = absl::InternalError(
-          absl::StrCat(tmp, ": rename to ", final_dir, ": ", ec.message()));
+    absl::Status renamed = fsys->Rename(tmp, final_dir);
+    if (!renamed.ok()) {
+      status = FileError(renamed, absl::StrCat("rename to ", final_dir), tmp);
     }
   }
   if (!status.ok()) {
-    fs::remove_all(tmp, ec);
+    fsys->RemoveAll(tmp).IgnoreError();
     return status;
   }
-  RETURN_IF_ERROR(FsyncPath(dir, /*directory=*/true));
+  RETURN_IF_ERROR(SyncDir(fsys, dir));
   return m;
 }
 
@@ -308,11 +273,13 @@ struct OpenShard {
   std::unique_ptr<ShardReader> reader;
 };
 
-absl::StatusOr<std::vector<OpenShard>> OpenShards(const CheckpointInfo& c) {
+absl::StatusOr<std::vector<OpenShard>> OpenShards(const CheckpointInfo& c,
+                                                  FileSystem* fsys) {
   std::vector<OpenShard> out;
   for (const ManifestFile& f : c.manifest.files) {
-    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r,
-                     ShardReader::Open((fs::path(c.path) / f.name).string()));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<ShardReader> r,
+        ShardReader::Open((fs::path(c.path) / f.name).string(), fsys));
     out.push_back({&f, std::move(r)});
   }
   return out;
@@ -422,8 +389,9 @@ absl::Status ApplyDenseShard(ShardReader& r, LocalStore* model) {
 }
 
 // Applies a checkpoint that verified: a full one replaces every row.
-absl::Status ApplyCheckpoint(const CheckpointInfo& c, LocalStore* model) {
-  ASSIGN_OR_RETURN(std::vector<OpenShard> shards, OpenShards(c));
+absl::Status ApplyCheckpoint(const CheckpointInfo& c, LocalStore* model,
+                             FileSystem* fsys) {
+  ASSIGN_OR_RETURN(std::vector<OpenShard> shards, OpenShards(c, fsys));
   ASSIGN_OR_RETURN(std::vector<int> index, MatchModel(c, shards, *model));
   for (int t = 0; t < model->num_tables(); ++t) {
     EmbeddingTable& table = model->table(t);
@@ -469,20 +437,20 @@ absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
 }
 
 absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
-    const std::string& dir) {
+    const std::string& dir, FileSystem* file_system) {
+  FileSystem* fsys = FileSystem::OrDefault(file_system);
   std::vector<CheckpointInfo> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+  if (!fsys->Exists(dir)) return out;
+  absl::StatusOr<std::vector<DirEntry>> entries = fsys->ListDir(dir);
+  if (!entries.ok()) return FileError(entries.status(), "list", dir);
+  for (const DirEntry& e : *entries) {
     bool tmp = false;
-    std::optional<uint64_t> id =
-        ParseDirName(e.path().filename().string(), &tmp);
-    std::error_code type_ec;
-    if (!id || tmp || !e.is_directory(type_ec)) continue;
+    std::optional<uint64_t> id = ParseDirName(e.name, &tmp);
+    if (!id || tmp || e.type != FileType::kDirectory) continue;
     CheckpointInfo info;
     info.id = *id;
-    info.path = e.path().string();
-    absl::StatusOr<Manifest> m = ReadManifest(info.path);
+    info.path = (fs::path(dir) / e.name).string();
+    absl::StatusOr<Manifest> m = ReadManifest(info.path, fsys);
     if (!m.ok()) {
       info.manifest_status = m.status();
     } else if (m->id != *id) {
@@ -494,9 +462,6 @@ absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
     }
     out.push_back(std::move(info));
   }
-  if (ec) {
-    return absl::InternalError(absl::StrCat(dir, ": list: ", ec.message()));
-  }
   std::sort(out.begin(), out.end(),
             [](const CheckpointInfo& a, const CheckpointInfo& b) {
               return a.id < b.id;
@@ -504,26 +469,32 @@ absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
   return out;
 }
 
-absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
-  ASSIGN_OR_RETURN(Manifest m, ReadManifest(checkpoint_dir));
+absl::Status VerifyCheckpoint(const std::string& checkpoint_dir,
+                              FileSystem* file_system) {
+  FileSystem* fsys = FileSystem::OrDefault(file_system);
+  ASSIGN_OR_RETURN(Manifest m, ReadManifest(checkpoint_dir, fsys));
   bool dense = false;
   for (const ManifestFile& f : m.files) {
     const std::string path = (fs::path(checkpoint_dir) / f.name).string();
-    std::error_code ec;
-    const uintmax_t size = fs::file_size(path, ec);
-    if (ec) {
-      std::error_code exists_ec;
-      if (!fs::exists(path, exists_ec)) {
-        return absl::NotFoundError(absl::StrCat(path, ": missing file"));
-      }
-      return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+    absl::StatusOr<FileInfo> info = fsys->Stat(path);
+    if (absl::IsNotFound(info.status())) {
+      return absl::NotFoundError(absl::StrCat(path, ": missing file"));
     }
+    if (!info.ok()) {
+      return absl::InternalError(
+          absl::StrCat(path, ": ", info.status().message()));
+    }
+    if (info->type == FileType::kDirectory) {
+      return absl::InternalError(absl::StrCat(path, ": Is a directory"));
+    }
+    const uint64_t size = info->size;
     if (size != f.bytes) {
       return absl::DataLossError(absl::StrFormat(
           "%s: %s: %d bytes, manifest says %d", path,
           size < f.bytes ? "truncated" : "too long", size, f.bytes));
     }
-    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r, ShardReader::Open(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<ShardReader> r,
+                     ShardReader::Open(path, fsys));
     const bool is_dense = r->header().type == ShardFileType::kDense;
     dense = dense || is_dense;
     if ((is_dense ? std::string() : r->header().name) != f.table) {
@@ -540,12 +511,16 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
           r->footer_rows(), r->footer_deleted_keys(), f.rows, f.deleted_keys));
     }
     // Whole-file CRC, streamed.
-    std::ifstream in(path, std::ios::binary);
+    absl::StatusOr<std::unique_ptr<SequentialFile>> in =
+        fsys->NewSequentialFile(path);
+    if (!in.ok()) return FileError(in.status(), "open", path);
     Crc32c crc;
     std::vector<char> buf(1 << 20);
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      crc.Update(buf.data(), static_cast<size_t>(in.gcount()));
+    while (true) {
+      absl::StatusOr<size_t> n = (*in)->Read(buf.data(), buf.size());
+      if (!n.ok()) return FileError(n.status(), "read", path);
+      if (*n == 0) break;
+      crc.Update(buf.data(), *n);
     }
     const uint32_t computed = crc.Value();
     if (computed != f.crc32c) {
@@ -563,13 +538,18 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir) {
 }
 
 absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
-                                           LocalStore* model) {
-  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+                                           LocalStore* model,
+                                           FileSystem* file_system) {
+  FileSystem* fsys = FileSystem::OrDefault(file_system);
+  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list,
+                   ListCheckpoints(dir, fsys));
   if (list.empty()) {
     return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint"));
   }
-  ChainChoice choice = ChooseNewestGoodChain(
-      list, [](const CheckpointInfo& c) { return VerifyCheckpoint(c.path); });
+  ChainChoice choice =
+      ChooseNewestGoodChain(list, [fsys](const CheckpointInfo& c) {
+        return VerifyCheckpoint(c.path, fsys);
+      });
   for (const auto& [index, why] : choice.skipped) {
     FRESHET_LOG_WARN("checkpoint {} skipped: {}", list[index].path, why);
   }
@@ -578,7 +558,7 @@ absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
         absl::StrCat(dir, ": no good full checkpoint to restore"));
   }
   for (size_t index : choice.chain) {
-    RETURN_IF_ERROR(ApplyCheckpoint(list[index], model));
+    RETURN_IF_ERROR(ApplyCheckpoint(list[index], model, fsys));
   }
   DirtyBatch discard;
   for (int t = 0; t < model->num_tables(); ++t) {
@@ -591,9 +571,12 @@ absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
   return last.manifest;
 }
 
-absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full) {
+absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full,
+                                   FileSystem* file_system) {
+  FileSystem* fsys = FileSystem::OrDefault(file_system);
   keep_full = std::max(keep_full, 1);
-  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list, ListCheckpoints(dir));
+  ASSIGN_OR_RETURN(std::vector<CheckpointInfo> list,
+                   ListCheckpoints(dir, fsys));
   uint64_t oldest_kept = 0;
   int fulls = 0;
   for (size_t i = list.size(); i-- > 0;) {
@@ -604,30 +587,27 @@ absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full) {
     }
   }
   int removed = 0;
-  std::error_code ec;
   if (fulls == keep_full) {
     for (const CheckpointInfo& c : list) {
       if (c.id >= oldest_kept) break;
-      fs::remove_all(c.path, ec);
-      if (ec) {
-        return absl::InternalError(
-            absl::StrCat(c.path, ": remove: ", ec.message()));
-      }
+      absl::Status s = fsys->RemoveAll(c.path);
+      if (!s.ok()) return FileError(s, "remove", c.path);
       ++removed;
     }
   }
   const uint64_t newest = list.empty() ? 0 : list.back().id;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+  // Leftover .tmp folders go when they can; a folder that cannot be listed
+  // keeps them.
+  absl::StatusOr<std::vector<DirEntry>> entries = fsys->ListDir(dir);
+  for (const DirEntry& e : entries.ok() ? *entries : std::vector<DirEntry>{}) {
     bool tmp = false;
-    std::optional<uint64_t> id =
-        ParseDirName(e.path().filename().string(), &tmp);
-    if (id && tmp && *id < newest) {
-      std::error_code rm;
-      fs::remove_all(e.path(), rm);
-      if (!rm) ++removed;
+    std::optional<uint64_t> id = ParseDirName(e.name, &tmp);
+    if (id && tmp && *id < newest &&
+        fsys->RemoveAll((fs::path(dir) / e.name).string()).ok()) {
+      ++removed;
     }
   }
-  if (removed > 0) RETURN_IF_ERROR(FsyncPath(dir, /*directory=*/true));
+  if (removed > 0) RETURN_IF_ERROR(SyncDir(fsys, dir));
   return removed;
 }
 

@@ -40,6 +40,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "freshet/base/clock.h"
+#include "freshet/base/file_system.h"
 #include "freshet/ckpt/manifest.h"
 #include "freshet/ckpt/shard_file.h"
 #include "freshet/store/local_store.h"
@@ -52,6 +54,11 @@ struct CheckpointWriteOptions {
   // second; 0: no cap), so that a write leaves training its memory
   // bandwidth and cores at the price of taking longer.
   double max_bytes_per_s = 0;
+  // Where the files go (null: FileSystem::Default(); it overrides
+  // shard.file_system) and the clock of the manifest's created_unix_ms
+  // (null: the system clock).
+  FileSystem* file_system = nullptr;
+  const Clock* clock = nullptr;
 };
 
 // A cut of a model for one checkpoint: open snapshots of its tables and a
@@ -118,6 +125,9 @@ absl::StatusOr<Manifest> WriteIncrementalCheckpoint(
     const CheckpointMetadata& metadata,
     const CheckpointWriteOptions& options = {});
 
+// The readers below take the file system to read from (null:
+// FileSystem::Default()).
+
 // A published checkpoint directory.
 struct CheckpointInfo {
   uint64_t id = 0;
@@ -130,14 +140,15 @@ struct CheckpointInfo {
 // ckpt-<digits> (among them ckpt-<id>.tmp) are ignored. A missing `dir` has
 // none.
 absl::StatusOr<std::vector<CheckpointInfo>> ListCheckpoints(
-    const std::string& dir);
+    const std::string& dir, FileSystem* fs = nullptr);
 
 // Checks one checkpoint directory: its manifest, then for every file that it
 // exists, its size, header, every block (CRC-32C, zstd frame, record sizes),
 // footer, row counts and whole-file CRC-32C. The first error names the file
 // and, for a block, its index and offset; DataLoss for damage, NotFound for
 // a missing file.
-absl::Status VerifyCheckpoint(const std::string& checkpoint_dir);
+absl::Status VerifyCheckpoint(const std::string& checkpoint_dir,
+                              FileSystem* fs = nullptr);
 
 // Restores `model` from the newest good chain in `dir`: the newest full
 // checkpoint that verifies, then its incrementals in id order, stopping
@@ -150,13 +161,15 @@ absl::Status VerifyCheckpoint(const std::string& checkpoint_dir);
 // tables or dense sizes do not match the model (the model is not touched
 // then). Afterwards the model's checkpoint dirty bits are clear.
 absl::StatusOr<Manifest> RestoreCheckpoint(const std::string& dir,
-                                           LocalStore* model);
+                                           LocalStore* model,
+                                           FileSystem* fs = nullptr);
 
 // Retention: keeps the newest `keep_full` full checkpoints (at least 1) and
 // every checkpoint after the oldest of them; deletes the older ones and
 // leftover ckpt-<id>.tmp directories older than the newest published
 // checkpoint. Returns the number of directories deleted.
-absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full);
+absl::StatusOr<int> ApplyRetention(const std::string& dir, int keep_full,
+                                   FileSystem* fs = nullptr);
 
 }  // namespace freshet
 

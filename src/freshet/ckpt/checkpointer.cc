@@ -15,15 +15,6 @@
 #include "freshet/base/logging.h"
 
 namespace freshet {
-namespace {
-
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 CheckpointerOptions CheckpointerOptionsFromSpec(const CheckpointSpec& spec,
                                                 std::string model_config_hash) {
@@ -73,10 +64,13 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
 
 Checkpointer::Checkpointer(LocalStore* model,
                            const CheckpointerOptions& options)
-    : model_(model), options_(options) {
+    : model_(model),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock
+                                      : SystemClock::Default()) {
   next_examples_ = options_.start_examples + options_.every_examples;
   last_cut_examples_ = options_.start_examples;
-  next_time_s_ = MonotonicSeconds() + options_.every_ms / 1000.0;
+  next_time_us_ = clock_->NowMicros() + options_.every_ms * 1000;
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -105,13 +99,13 @@ void Checkpointer::OnBatch(int64_t examples, const std::string& position,
   if (options_.every_examples > 0 && examples >= next_examples_ && progressed) {
     due = true;
   }
-  const double now = MonotonicSeconds();
-  if (options_.every_ms > 0 && now >= next_time_s_ && progressed) due = true;
+  const int64_t now = clock_->NowMicros();
+  if (options_.every_ms > 0 && now >= next_time_us_ && progressed) due = true;
   if (!due) return;
   if (options_.every_examples > 0) {
     next_examples_ = examples + options_.every_examples;
   }
-  if (options_.every_ms > 0) next_time_s_ = now + options_.every_ms / 1000.0;
+  if (options_.every_ms > 0) next_time_us_ = now + options_.every_ms * 1000;
   CutLocked(examples, position, sync_version);
 }
 
@@ -172,12 +166,14 @@ void Checkpointer::WriterLoop() {
     CheckpointWriteOptions write_options;
     write_options.shard.zstd_level = options_.zstd_level;
     write_options.max_bytes_per_s = options_.max_write_mbps * 1e6;
+    write_options.file_system = options_.file_system;
+    write_options.clock = clock_;
     absl::StatusOr<Manifest> m = WriteCut(options_.dir, *cut, write_options);
     const double seconds = MonotonicSeconds() - start;
     cut.reset();
     if (m.ok()) {
-      absl::StatusOr<int> removed =
-          ApplyRetention(options_.dir, options_.keep_full);
+      absl::StatusOr<int> removed = ApplyRetention(
+          options_.dir, options_.keep_full, options_.file_system);
       if (!removed.ok()) {
         FRESHET_LOG_WARN("checkpoint: retention in {} failed: {}", options_.dir,
                          std::string(removed.status().message()));
@@ -191,7 +187,7 @@ void Checkpointer::WriterLoop() {
       ++stats_.written;
       stats_.last_id = m->id;
       stats_.last_kind = CheckpointKindName(m->kind);
-      stats_.last_unix_ms = UnixMs();
+      stats_.last_unix_ms = clock_->NowMillis();
       stats_.last_write_s = seconds;
       stats_.last_rows = 0;
       stats_.last_bytes = 0;

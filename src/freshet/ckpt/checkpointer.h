@@ -39,7 +39,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "freshet/base/clock.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/store/local_store.h"
 
@@ -62,6 +64,13 @@ struct CheckpointerOptions {
   // Examples trained before this process (a resumed run): the first
   // every_examples checkpoint falls due every_examples after them.
   int64_t start_examples = 0;
+  // Where checkpoints are written and retention deletes (null:
+  // FileSystem::Default()).
+  FileSystem* file_system = nullptr;
+  // The wall clock of the `every_ms` trigger, the manifests' created_unix_ms
+  // and Stats().last_unix_ms (null: SystemClock::Default()); tests move a
+  // ManualClock instead of sleeping.
+  const Clock* clock = nullptr;
 };
 
 // CheckpointSpec (the job's `checkpoint` section) as options.
@@ -137,6 +146,7 @@ class Checkpointer {
 
   LocalStore* const model_;
   const CheckpointerOptions options_;
+  const Clock* const clock_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -147,7 +157,7 @@ class Checkpointer {
   bool force_full_ = true;
   int since_full_ = 0;
   int64_t next_examples_ = 0;
-  double next_time_s_ = 0;
+  int64_t next_time_us_ = 0;        // clock_ time of the next `every_ms` cut
   int64_t last_cut_examples_ = -1;  // of the newest cut
   int64_t stopped_examples_ = 0;
   std::string stopped_position_;

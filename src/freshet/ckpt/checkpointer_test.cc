@@ -227,6 +227,38 @@ TEST_F(CheckpointerTest, FailedWriteIsCountedAndTheNextCheckpointIsFull) {
   EXPECT_EQ(ModelDigest((*restored)->model()), ModelDigest((*t)->model()));
 }
 
+// The `every` trigger reads the options' clock: a ManualClock moves it
+// without a sleep.
+TEST_F(CheckpointerTest, TimeTriggerFollowsTheClock) {
+  auto t = Trainer::Create(job_, Options(500));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  ManualClock clock(1'000'000'000'000);
+  CheckpointerOptions co = CkptOptions((dir_ / "ckpt").string());
+  co.every_ms = 60'000;
+  co.max_write_mbps = 0;
+  co.clock = &clock;
+  auto c = Checkpointer::Create(&(*t)->model(), co);
+  ASSERT_TRUE(c.ok());
+  (*c)->OnBatch(100, (*t)->position());
+  EXPECT_EQ((*c)->Stats().cuts, 0);
+  clock.AdvanceMicros(59'999'000);
+  (*c)->OnBatch(200, (*t)->position());
+  EXPECT_EQ((*c)->Stats().cuts, 0);
+  clock.AdvanceMicros(1'000);
+  (*c)->OnBatch(300, (*t)->position());
+  EXPECT_EQ((*c)->Stats().cuts, 1);
+  auto m = (*c)->Final(300, (*t)->position());
+  ASSERT_TRUE(m.ok()) << m.status();
+  // The manifest and the stats are stamped by the same clock.
+  EXPECT_EQ(m->created_unix_ms, clock.NowMillis());
+  EXPECT_EQ((*c)->Stats().last_unix_ms, clock.NowMillis());
+  // Due again one period after the cut, and only with new examples.
+  clock.AdvanceMicros(60'000'000);
+  (*c)->OnBatch(300, (*t)->position());
+  EXPECT_EQ((*c)->Stats().cuts, 1);
+}
+
 TEST_F(CheckpointerTest, MaxWriteRatePacesTheWrite) {
   auto t = Trainer::Create(job_, Options(2000));
   ASSERT_TRUE(t.ok());

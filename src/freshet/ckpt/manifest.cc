@@ -1,8 +1,6 @@
 #include "freshet/ckpt/manifest.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -146,20 +144,28 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
   }
 }
 
-absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir) {
+absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir,
+                                      FileSystem* fs) {
   const std::string path =
       (std::filesystem::path(checkpoint_dir) / kManifestFileName).string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      return absl::NotFoundError(absl::StrCat(path, ": missing"));
-    }
-    return absl::InternalError(absl::StrCat(path, ": cannot open"));
+  absl::StatusOr<std::unique_ptr<SequentialFile>> in =
+      FileSystem::OrDefault(fs)->NewSequentialFile(path);
+  if (absl::IsNotFound(in.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": missing"));
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return DecodeManifest(buf.str(), path);
+  if (!in.ok()) return absl::InternalError(absl::StrCat(path, ": cannot open"));
+  std::string text;
+  char buf[16384];
+  while (true) {
+    absl::StatusOr<size_t> n = (*in)->Read(buf, sizeof(buf));
+    if (!n.ok()) {
+      return absl::InternalError(
+          absl::StrCat(path, ": read: ", n.status().message()));
+    }
+    if (*n == 0) break;
+    text.append(buf, *n);
+  }
+  return DecodeManifest(text, path);
 }
 
 }  // namespace freshet

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "freshet/base/file_system.h"
 
 namespace freshet {
 
@@ -60,8 +61,10 @@ std::string EncodeManifest(const Manifest& manifest);
 // name).
 absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
                                         const std::string& source);
-// Reads DIR/MANIFEST.json (NotFound when absent).
-absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir);
+// Reads DIR/MANIFEST.json (NotFound when absent) from `fs` (null:
+// FileSystem::Default()).
+absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir,
+                                      FileSystem* fs = nullptr);
 
 }  // namespace freshet
 

@@ -1,12 +1,8 @@
 #include "freshet/ckpt/shard_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -35,11 +31,11 @@ void Put(std::string* out, T v) {
   out->append(buf, sizeof(T));
 }
 
-absl::Status ErrnoError(const std::string& what, const std::string& path) {
-  const int e = errno;
-  std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  return absl::InternalError(msg);
+// "PATH: WHAT: reason", with the code of the file system's error.
+absl::Status FileError(const absl::Status& s, const std::string& what,
+                       const std::string& path) {
+  return absl::Status(s.code(),
+                      absl::StrCat(path, ": ", what, ": ", s.message()));
 }
 
 }  // namespace
@@ -67,13 +63,15 @@ float DecodeF32(const char* p) {
 
 // ---------------------------------------------------------------- writer
 
-ShardWriter::ShardWriter(std::string path, int fd, const ShardHeader& header,
+ShardWriter::ShardWriter(std::string path, std::unique_ptr<WritableFile> file,
+                         const ShardHeader& header,
                          const ShardWriterOptions& options)
-    : path_(std::move(path)), fd_(fd), header_(header), options_(options) {}
+    : path_(std::move(path)),
+      file_(std::move(file)),
+      header_(header),
+      options_(options) {}
 
-ShardWriter::~ShardWriter() {
-  if (fd_ >= 0) ::close(fd_);
-}
+ShardWriter::~ShardWriter() = default;
 
 absl::StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Create(
     const std::string& path, const ShardHeader& header,
@@ -82,9 +80,11 @@ absl::StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Create(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": shard name too long"));
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("open", path);
-  std::unique_ptr<ShardWriter> w(new ShardWriter(path, fd, header, options));
+  absl::StatusOr<std::unique_ptr<WritableFile>> file =
+      FileSystem::OrDefault(options.file_system)->NewWritableFile(path);
+  if (!file.ok()) return FileError(file.status(), "open", path);
+  std::unique_ptr<ShardWriter> w(
+      new ShardWriter(path, *std::move(file), header, options));
   std::string h(kShardMagic, sizeof(kShardMagic));
   Put<uint32_t>(&h, kShardFormatVersion);
   Put<uint32_t>(&h, static_cast<uint32_t>(header.type));
@@ -101,17 +101,8 @@ absl::StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Create(
 }
 
 absl::Status ShardWriter::WriteBytes(std::string_view bytes) {
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write", path_);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  absl::Status s = file_->Append(bytes);
+  if (!s.ok()) return FileError(s, "write", path_);
   file_crc_.Update(bytes);
   summary_.bytes += bytes.size();
   return absl::OkStatus();
@@ -236,25 +227,25 @@ absl::StatusOr<ShardSummary> ShardWriter::Finish() {
   Put<uint32_t>(&footer, kShardFooterMagic);
   Put<uint32_t>(&footer, ComputeCrc32c(footer));
   RETURN_IF_ERROR(WriteBytes(footer));
-  if (::fsync(fd_) != 0) return ErrnoError("fsync", path_);
-  int fd = fd_;
-  fd_ = -1;
-  if (::close(fd) != 0) return ErrnoError("close", path_);
+  absl::Status s = file_->Sync();
+  if (!s.ok()) return FileError(s, "fsync", path_);
+  s = file_->Close();
+  file_.reset();
+  if (!s.ok()) return FileError(s, "close", path_);
   summary_.crc32c = file_crc_.Value();
   return summary_;
 }
 
 // ---------------------------------------------------------------- reader
 
-ShardReader::~ShardReader() {
-  if (fd_ >= 0) ::close(fd_);
-}
+ShardReader::~ShardReader() = default;
 
 absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(
-    const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path);
-  std::unique_ptr<ShardReader> r(new ShardReader(path, fd));
+    const std::string& path, FileSystem* fs) {
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> file =
+      FileSystem::OrDefault(fs)->NewRandomAccessFile(path);
+  if (!file.ok()) return FileError(file.status(), "open", path);
+  std::unique_ptr<ShardReader> r(new ShardReader(path, *std::move(file)));
   RETURN_IF_ERROR(r->Parse());
   return r;
 }
@@ -262,27 +253,19 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(
 absl::Status ShardReader::ReadAt(uint64_t offset, size_t n,
                                  std::string* out) const {
   out->resize(n);
-  size_t done = 0;
-  while (done < n) {
-    ssize_t got = ::pread(fd_, out->data() + done, n - done,
-                          static_cast<off_t>(offset + done));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("read", path_);
-    }
-    if (got == 0) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s: truncated: wanted %d bytes at offset %d", path_, n, offset));
-    }
-    done += static_cast<size_t>(got);
+  absl::StatusOr<size_t> got = file_->ReadAt(offset, out->data(), n);
+  if (!got.ok()) return FileError(got.status(), "read", path_);
+  if (*got < n) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: truncated: wanted %d bytes at offset %d", path_, n, offset));
   }
   return absl::OkStatus();
 }
 
 absl::Status ShardReader::Parse() {
-  struct stat st;
-  if (::fstat(fd_, &st) != 0) return ErrnoError("stat", path_);
-  file_bytes_ = static_cast<uint64_t>(st.st_size);
+  absl::StatusOr<uint64_t> size = file_->Size();
+  if (!size.ok()) return FileError(size.status(), "stat", path_);
+  file_bytes_ = *size;
   if (file_bytes_ < kHeaderFixedSize + 4 + kShardFooterSize) {
     return absl::DataLossError(absl::StrFormat(
         "%s: truncated: %d bytes, shorter than a header and footer", path_,

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/ckpt/crc32c.h"
 
 namespace freshet {
@@ -64,6 +65,7 @@ struct ShardWriterOptions {
   size_t block_bytes =
       1 << 20;  // a block is cut once its raw size reaches this
   int zstd_level = kDefaultZstdLevel;
+  FileSystem* file_system = nullptr;  // null: FileSystem::Default()
 };
 
 // What a finished file holds; goes into the manifest.
@@ -96,15 +98,15 @@ class ShardWriter {
   absl::StatusOr<ShardSummary> Finish();
 
  private:
-  ShardWriter(std::string path, int fd, const ShardHeader& header,
-              const ShardWriterOptions& options);
+  ShardWriter(std::string path, std::unique_ptr<WritableFile> file,
+              const ShardHeader& header, const ShardWriterOptions& options);
   absl::Status StartRecord(BlockType type);
   absl::Status AddFloats(BlockType type, absl::Span<const float> values);
   absl::Status FlushBlock();
   absl::Status WriteBytes(std::string_view bytes);
 
   const std::string path_;
-  int fd_;
+  std::unique_ptr<WritableFile> file_;  // null once closed
   const ShardHeader header_;
   const ShardWriterOptions options_;
   std::string raw_;  // the open block's raw payload, type byte first
@@ -128,8 +130,9 @@ struct BlockInfo {
 // (DataLoss, NotFound) name the file and, for a block, its index and offset.
 class ShardReader {
  public:
+  // `fs` null: FileSystem::Default().
   static absl::StatusOr<std::unique_ptr<ShardReader>> Open(
-      const std::string& path);
+      const std::string& path, FileSystem* fs = nullptr);
   ~ShardReader();
 
   const ShardHeader& header() const { return header_; }
@@ -151,12 +154,13 @@ class ShardReader {
   size_t RecordSize(BlockType type) const;
 
  private:
-  ShardReader(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ShardReader(std::string path, std::unique_ptr<RandomAccessFile> file)
+      : path_(std::move(path)), file_(std::move(file)) {}
   absl::Status ReadAt(uint64_t offset, size_t n, std::string* out) const;
   absl::Status Parse();
 
   const std::string path_;
-  int fd_;
+  std::unique_ptr<RandomAccessFile> file_;
   ShardHeader header_;
   uint64_t header_bytes_ = 0;
   uint64_t file_bytes_ = 0;

@@ -18,10 +18,11 @@ constexpr size_t kPollRecords = 1024;
 // dead-letter file behind.
 class LazyFileSink final : public Sink {
  public:
-  explicit LazyFileSink(std::string path) : path_(std::move(path)) {}
+  LazyFileSink(std::string path, FileSystem* fs)
+      : path_(std::move(path)), fs_(fs) {}
   absl::Status Append(std::string_view record) override {
     if (sink_ == nullptr) {
-      ASSIGN_OR_RETURN(sink_, FileLogSink::Open(path_));
+      ASSIGN_OR_RETURN(sink_, FileLogSink::Open(path_, false, fs_));
     }
     return sink_->Append(record);
   }
@@ -31,6 +32,7 @@ class LazyFileSink final : public Sink {
 
  private:
   const std::string path_;
+  FileSystem* const fs_;
   std::unique_ptr<FileLogSink> sink_;
 };
 
@@ -68,12 +70,13 @@ absl::StatusOr<std::unique_ptr<ExampleReader>> ExampleReader::Create(
 }
 
 absl::StatusOr<std::unique_ptr<ExampleReader>> ExampleReader::Open(
-    const SourceSpec& spec, std::shared_ptr<const Schema> schema) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Source> source, MakeSource(spec));
+    const SourceSpec& spec, std::shared_ptr<const Schema> schema,
+    FileSystem* fs) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Source> source, MakeSource(spec, fs));
   std::unique_ptr<Sink> dead_letter;
   std::string path = spec.dead_letter;
   if (path.empty() && !spec.path.empty()) path = spec.path + ".dead";
-  if (!path.empty()) dead_letter = std::make_unique<LazyFileSink>(path);
+  if (!path.empty()) dead_letter = std::make_unique<LazyFileSink>(path, fs);
   std::optional<std::string> header;
   if (spec.type == "generator" && FormatHasHeader(spec)) {
     ASSIGN_OR_RETURN(header, GeneratorHeader(spec.generator_kind));
@@ -116,7 +119,7 @@ absl::StatusOr<bool> ExampleReader::Next(Example* out, int timeout_ms) {
       ++counters_.parsed;
       return true;
     }
-    RETURN_IF_ERROR(Reject(record, status));
+    Reject(record, status);
   }
 }
 
@@ -131,8 +134,8 @@ absl::StatusOr<size_t> ExampleReader::NextBatch(absl::Span<Example> out,
   return n;
 }
 
-absl::Status ExampleReader::Reject(const RecordBatch::Record& record,
-                                   const absl::Status& status) {
+void ExampleReader::Reject(const RecordBatch::Record& record,
+                           const absl::Status& status) {
   const RecordErrorKind kind =
       GetRecordErrorKind(status).value_or(RecordErrorKind::kBadSyntax);
   ++counters_.errors;
@@ -144,7 +147,7 @@ absl::Status ExampleReader::Reject(const RecordBatch::Record& record,
         "counted, not logged",
         position, RecordErrorKindName(kind), ToStd(status.message()));
   }
-  if (dead_letter_ == nullptr) return absl::OkStatus();
+  if (dead_letter_ == nullptr) return;
   line_.clear();
   line_.append(position);
   line_.push_back('\t');
@@ -155,8 +158,14 @@ absl::Status ExampleReader::Reject(const RecordBatch::Record& record,
   }
   line_.push_back('\t');
   line_.append(record.data);
-  RETURN_IF_ERROR(dead_letter_->Append(line_));
-  return dead_letter_->Flush();
+  absl::Status written = dead_letter_->Append(line_);
+  if (written.ok()) written = dead_letter_->Flush();
+  if (!written.ok() && ++counters_.dead_letter_failures == 1) {
+    FRESHET_LOG_ERROR(
+        "dead letter for the record at {} not written: {}; reading goes on, "
+        "further failures are counted, not logged",
+        position, ToStd(written.message()));
+  }
 }
 
 bool ExampleReader::AtEnd() const {

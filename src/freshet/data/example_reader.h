@@ -4,7 +4,9 @@
 // Malformed records never stop the stream: each is counted by kind
 // (RecordErrorKind), the first of each kind is logged with its stream
 // position (FRESHET_LOG_WARN), and the raw record goes to the dead-letter
-// sink, then reading goes on.
+// sink, then reading goes on. A dead letter that cannot be written (a full
+// disk) does not stop it either: it is counted (dead_letter_failures), the
+// first failure is logged (FRESHET_LOG_ERROR), and reading goes on.
 //
 // Dead-letter format: one line per rejected record,
 //
@@ -35,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/data/example.h"
 #include "freshet/data/record_parser.h"
 #include "freshet/data/schema.h"
@@ -47,8 +50,9 @@ struct ReaderCounters {
   int64_t parsed = 0;   // records that became Examples
   int64_t errors = 0;   // malformed records, all kinds
   std::array<int64_t, kNumRecordErrorKinds> errors_by_kind{};
-  int64_t headers = 0;            // header lines skipped
-  int64_t side_table_misses = 0;  // see RecordParser::side_table_misses()
+  int64_t headers = 0;               // header lines skipped
+  int64_t side_table_misses = 0;     // see RecordParser::side_table_misses()
+  int64_t dead_letter_failures = 0;  // dead letters that could not be written
 
   int64_t errors_of(RecordErrorKind kind) const {
     return errors_by_kind[static_cast<int>(kind)];
@@ -69,14 +73,17 @@ class ExampleReader {
   // MakeSource(spec) with a dead-letter file at spec.dead_letter, or
   // spec.path + ".dead" when that is empty (none when both are empty). The
   // file is created when the first malformed record arrives. A generator
-  // source's header comes from GeneratorHeader(spec.generator_kind).
+  // source's header comes from GeneratorHeader(spec.generator_kind). The
+  // source and the dead-letter file are on `fs` (null:
+  // FileSystem::Default()).
   static absl::StatusOr<std::unique_ptr<ExampleReader>> Open(
-      const SourceSpec& spec, std::shared_ptr<const Schema> schema);
+      const SourceSpec& spec, std::shared_ptr<const Schema> schema,
+      FileSystem* fs = nullptr);
 
   // Parses the next good record into `out` and returns true, or returns false
   // when none is available: the stream is at its end (AtEnd()) or, in follow
-  // mode, nothing arrived within `timeout_ms`. Errors are I/O failures (of
-  // the source or the dead-letter sink) or a header the schema does not fit.
+  // mode, nothing arrived within `timeout_ms`. Errors are I/O failures of
+  // the source or a header the schema does not fit.
   absl::StatusOr<bool> Next(Example* out, int timeout_ms = 0);
 
   // Fills up to out.size() examples; returns how many. Only the first waits
@@ -105,8 +112,7 @@ class ExampleReader {
                 std::shared_ptr<const Schema> schema, const SourceSpec& spec,
                 std::unique_ptr<Sink> dead_letter);
 
-  absl::Status Reject(const RecordBatch::Record& record,
-                      const absl::Status& status);
+  void Reject(const RecordBatch::Record& record, const absl::Status& status);
 
   std::unique_ptr<Source> source_;
   std::shared_ptr<const Schema> schema_;

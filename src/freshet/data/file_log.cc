@@ -1,10 +1,5 @@
 #include "freshet/data/file_log.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -20,22 +15,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::Status ErrnoError(std::string_view what, const std::string& path) {
-  const int e = errno;
-  const std::string msg = Cat(what, " '", path, "': ", strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  return absl::InternalError(msg);
+// A sink's records are written in pieces of about this size.
+constexpr size_t kSinkBufferBytes = 64 << 10;
+
+// "WHAT 'PATH': reason", with the code of the file system's error.
+absl::Status FileError(const absl::Status& s, std::string_view what,
+                       const std::string& path) {
+  return absl::Status(s.code(), Cat(what, " '", path, "': ", s.message()));
 }
 
 }  // namespace
 
 FileLogSource::FileLogSource(std::string path, bool is_dir,
                              const FileLogOptions& options)
-    : path_(std::move(path)), is_dir_(is_dir), options_(options) {}
+    : path_(std::move(path)),
+      is_dir_(is_dir),
+      options_(options),
+      fs_(FileSystem::OrDefault(options.file_system)) {}
 
-FileLogSource::~FileLogSource() {
-  if (fd_ >= 0) close(fd_);
-}
+FileLogSource::~FileLogSource() = default;
 
 absl::StatusOr<std::unique_ptr<FileLogSource>> FileLogSource::Open(
     const std::string& path, const FileLogOptions& options) {
@@ -43,13 +41,13 @@ absl::StatusOr<std::unique_ptr<FileLogSource>> FileLogSource::Open(
     return absl::InvalidArgumentError(
         "file log: max_record_bytes and block_bytes must be > 0");
   }
-  std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) {
+  absl::StatusOr<FileInfo> info =
+      FileSystem::OrDefault(options.file_system)->Stat(path);
+  if (!info.ok()) {
     return absl::NotFoundError(
         Cat("file log '", path, "': no such file or folder"));
   }
-  const bool is_dir = fs::is_directory(st);
+  const bool is_dir = info->type == FileType::kDirectory;
   std::unique_ptr<FileLogSource> source(
       new FileLogSource(path, is_dir, options));
   source->capacity_ =
@@ -71,22 +69,19 @@ absl::StatusOr<std::unique_ptr<FileLogSource>> FileLogSource::Open(
 }
 
 absl::Status FileLogSource::ListSegments() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(path_, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    std::error_code type_ec;
-    if (!it->is_regular_file(type_ec)) continue;
-    names.push_back(name);
+  absl::StatusOr<std::vector<DirEntry>> entries = fs_->ListDir(path_);
+  if (!entries.ok()) {
+    return absl::InternalError(Cat(
+        "file log '", path_, "': cannot list: ", entries.status().message()));
   }
-  if (ec) {
-    return absl::InternalError(
-        Cat("file log '", path_, "': cannot list: ", ec.message()));
+  std::vector<std::string> names;
+  for (DirEntry& e : *entries) {
+    if (e.name.empty() || e.name[0] == '.') continue;
+    if (e.type != FileType::kRegular) continue;
+    names.push_back(std::move(e.name));
   }
   std::sort(names.begin(), names.end());
-  if (fd_ >= 0 && !segments_.empty()) {
+  if (file_ != nullptr && !segments_.empty()) {
     // Keep pointing at the open segment, even if it was removed meanwhile.
     const std::string& current = segments_[segment_index_];
     auto it = std::lower_bound(names.begin(), names.end(), current);
@@ -98,16 +93,16 @@ absl::Status FileLogSource::ListSegments() {
 }
 
 absl::Status FileLogSource::OpenSegment(size_t index, int64_t offset) {
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
+  file_.reset();
   const std::string file =
       is_dir_ ? (fs::path(path_) / segments_[index]).string() : path_;
-  fd_ = open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) return ErrnoError("cannot open", file);
-  if (offset > 0 && lseek(fd_, offset, SEEK_SET) < 0) {
-    return ErrnoError("cannot seek in", file);
+  absl::StatusOr<std::unique_ptr<SequentialFile>> opened =
+      fs_->NewSequentialFile(file);
+  if (!opened.ok()) return FileError(opened.status(), "cannot open", file);
+  file_ = *std::move(opened);
+  if (offset > 0) {
+    absl::Status s = file_->Skip(static_cast<uint64_t>(offset));
+    if (!s.ok()) return FileError(s, "cannot seek in", file);
   }
   segment_index_ = index;
   offset_ = offset;
@@ -123,14 +118,10 @@ absl::StatusOr<size_t> FileLogSource::Fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  while (true) {
-    const ssize_t n = read(fd_, buf_.get() + end_, capacity_ - end_);
-    if (n >= 0) {
-      end_ += static_cast<size_t>(n);
-      return static_cast<size_t>(n);
-    }
-    if (errno != EINTR) return ErrnoError("cannot read", path_);
-  }
+  absl::StatusOr<size_t> n = file_->Read(buf_.get() + end_, capacity_ - end_);
+  if (!n.ok()) return FileError(n.status(), "cannot read", path_);
+  end_ += *n;
+  return *n;
 }
 
 void FileLogSource::Emit(RecordBatch* batch, std::vector<size_t>* ends,
@@ -175,7 +166,7 @@ absl::Status FileLogSource::Poll(size_t max_records, int timeout_ms,
   };
 
   while (batch->records.size() < max_records && !at_end_) {
-    if (fd_ < 0) {
+    if (file_ == nullptr) {
       // A followed folder that was empty so far.
       RETURN_IF_ERROR(ListSegments());
       if (!segments_.empty()) {
@@ -219,7 +210,7 @@ absl::Status FileLogSource::Poll(size_t max_records, int timeout_ms,
       }
     }
 
-    if (fd_ >= 0) {
+    if (file_ != nullptr) {
       ASSIGN_OR_RETURN(size_t n, Fill());
       if (n > 0) continue;
       // End of the current segment's data so far.
@@ -284,13 +275,14 @@ absl::Status FileLogSource::Seek(const StreamPosition& position) {
   }
   const std::string file =
       is_dir_ ? (fs::path(path_) / segments_[index]).string() : path_;
-  struct stat st;
-  if (stat(file.c_str(), &st) != 0) return ErrnoError("cannot stat", file);
-  if (position.offset < 0 || position.offset > st.st_size) {
+  absl::StatusOr<FileInfo> info = fs_->Stat(file);
+  if (!info.ok()) return FileError(info.status(), "cannot stat", file);
+  if (position.offset < 0 ||
+      static_cast<uint64_t>(position.offset) > info->size) {
     return absl::OutOfRangeError(
         Cat("file log '", path_, "': offset ", position.offset,
             " is past the end of segment '", segments_[index], "' (",
-            st.st_size, " bytes)"));
+            info->size, " bytes)"));
   }
   RETURN_IF_ERROR(OpenSegment(index, position.offset));
   at_end_ = false;
@@ -298,37 +290,49 @@ absl::Status FileLogSource::Seek(const StreamPosition& position) {
 }
 
 absl::StatusOr<std::unique_ptr<FileLogSink>> FileLogSink::Open(
-    const std::string& path, bool fsync_on_flush) {
+    const std::string& path, bool fsync_on_flush, FileSystem* fs) {
+  FileSystem* fsys = FileSystem::OrDefault(fs);
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (ec) {
+    absl::Status s = fsys->CreateDirs(parent.string());
+    if (!s.ok()) {
       return absl::InternalError(
-          Cat("cannot create folder '", parent.string(), "': ", ec.message()));
+          Cat("cannot create folder '", parent.string(), "': ", s.message()));
     }
   }
-  FILE* f = std::fopen(path.c_str(), "ab");
-  if (f == nullptr) return ErrnoError("cannot open for appending", path);
-  return std::unique_ptr<FileLogSink>(new FileLogSink(path, f, fsync_on_flush));
+  absl::StatusOr<std::unique_ptr<WritableFile>> f =
+      fsys->NewAppendableFile(path);
+  if (!f.ok()) return FileError(f.status(), "cannot open for appending", path);
+  return std::unique_ptr<FileLogSink>(
+      new FileLogSink(path, *std::move(f), fsync_on_flush));
 }
 
 FileLogSink::~FileLogSink() {
-  if (file_ != nullptr) std::fclose(file_);
+  WriteBuffer("cannot write").IgnoreError();
+  file_->Close().IgnoreError();
+}
+
+absl::Status FileLogSink::WriteBuffer(std::string_view what) {
+  if (buffer_.empty()) return absl::OkStatus();
+  absl::Status s = file_->Append(buffer_);
+  // What failed is dropped, as a stdio buffer drops it: a later record is
+  // not written behind a torn one twice.
+  buffer_.clear();
+  return s.ok() ? s : FileError(s, what, path_);
 }
 
 absl::Status FileLogSink::Append(std::string_view record) {
-  if (std::fwrite(record.data(), 1, record.size(), file_) != record.size() ||
-      std::fputc('\n', file_) == EOF) {
-    return ErrnoError("cannot write", path_);
-  }
-  return absl::OkStatus();
+  buffer_.append(record);
+  buffer_.push_back('\n');
+  if (buffer_.size() < kSinkBufferBytes) return absl::OkStatus();
+  return WriteBuffer("cannot write");
 }
 
 absl::Status FileLogSink::Flush() {
-  if (std::fflush(file_) != 0) return ErrnoError("cannot flush", path_);
-  if (fsync_ && fsync(fileno(file_)) != 0) {
-    return ErrnoError("cannot fsync", path_);
+  RETURN_IF_ERROR(WriteBuffer("cannot flush"));
+  if (fsync_) {
+    absl::Status s = file_->Sync();
+    if (!s.ok()) return FileError(s, "cannot fsync", path_);
   }
   return absl::OkStatus();
 }

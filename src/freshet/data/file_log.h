@@ -20,21 +20,22 @@
 // returns its first max_record_bytes + 1 bytes (so that a parser with the same
 // limit rejects it as too long) and skips the rest, keeping memory bounded.
 //
-// Data is read in large blocks (block_bytes) with read(2); records are cut
-// with memchr, so there is no system call per line.
+// Data is read in large blocks (block_bytes) through the FileSystem
+// (FileLogOptions::file_system); records are cut with memchr, so there is no
+// system call per line.
 //
 // Not thread-safe: one thread drives a source or a sink.
 #ifndef FRESHET_DATA_FILE_LOG_H_
 #define FRESHET_DATA_FILE_LOG_H_
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "freshet/base/file_system.h"
 #include "freshet/data/source.h"
 
 namespace freshet {
@@ -45,6 +46,7 @@ struct FileLogOptions {
   size_t block_bytes = 1 << 20;
   // Follow mode: how long to sleep between checks for new data.
   int poll_interval_ms = 5;
+  FileSystem* file_system = nullptr;  // null: FileSystem::Default()
 };
 
 class FileLogSource final : public Source {
@@ -87,9 +89,10 @@ class FileLogSource final : public Source {
   const bool is_dir_;
   const FileLogOptions options_;
 
+  FileSystem* const fs_;
   std::vector<std::string> segments_;  // file names (folder) or base name
   size_t segment_index_ = 0;
-  int fd_ = -1;
+  std::unique_ptr<SequentialFile> file_;  // the open segment
 
   // Unconsumed bytes are buf_[begin_, end_); buf_[begin_] is at file offset
   // offset_ of the current segment.
@@ -110,10 +113,13 @@ class FileLogSource final : public Source {
 
 class FileLogSink final : public Sink {
  public:
-  // Opens `path` for appending, creating it and its parent folders. With
-  // `fsync_on_flush`, Flush() also fsyncs the file.
+  // Opens `path` for appending on `fs` (null: FileSystem::Default()),
+  // creating it and its parent folders. Records are buffered and written by
+  // Flush() (or when the buffer fills); with `fsync_on_flush`, Flush() also
+  // fsyncs the file.
   static absl::StatusOr<std::unique_ptr<FileLogSink>> Open(
-      const std::string& path, bool fsync_on_flush = false);
+      const std::string& path, bool fsync_on_flush = false,
+      FileSystem* fs = nullptr);
   ~FileLogSink() override;
 
   FileLogSink(const FileLogSink&) = delete;
@@ -123,12 +129,19 @@ class FileLogSink final : public Sink {
   absl::Status Flush() override;
 
  private:
-  FileLogSink(std::string path, FILE* file, bool fsync_on_flush)
-      : path_(std::move(path)), file_(file), fsync_(fsync_on_flush) {}
+  FileLogSink(std::string path, std::unique_ptr<WritableFile> file,
+              bool fsync_on_flush)
+      : path_(std::move(path)),
+        file_(std::move(file)),
+        fsync_(fsync_on_flush) {}
+
+  // Writes out the buffer; `what` names the operation in an error.
+  absl::Status WriteBuffer(std::string_view what);
 
   const std::string path_;
-  FILE* file_;
+  std::unique_ptr<WritableFile> file_;
   const bool fsync_;
+  std::string buffer_;  // records not written yet
 };
 
 }  // namespace freshet

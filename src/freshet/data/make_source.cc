@@ -8,7 +8,8 @@
 
 namespace freshet {
 
-absl::StatusOr<std::unique_ptr<Source>> MakeSource(const SourceSpec& spec) {
+absl::StatusOr<std::unique_ptr<Source>> MakeSource(const SourceSpec& spec,
+                                                   FileSystem* fs) {
   if (spec.type == "file") {
     if (spec.path.empty()) {
       return absl::InvalidArgumentError(
@@ -17,6 +18,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeSource(const SourceSpec& spec) {
     FileLogOptions options;
     options.follow = spec.follow;
     options.max_record_bytes = spec.max_line_bytes;
+    options.file_system = fs;
     ASSIGN_OR_RETURN(std::unique_ptr<FileLogSource> source,
                      FileLogSource::Open(spec.path, options));
     return std::unique_ptr<Source>(std::move(source));
