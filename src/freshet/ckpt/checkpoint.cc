@@ -37,7 +37,9 @@ std::optional<uint64_t> ParseDirName(const std::string& name, bool* tmp) {
     *tmp = true;
     digits.resize(digits.size() - suffix.size());
   }
-  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  // Ids have at most 18 digits (kMaxCheckpointId), so parsing one cannot
+  // overflow; a longer name is not a checkpoint of ours and is ignored.
+  if (digits.empty() || digits.size() > 18) return std::nullopt;
   uint64_t id = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -242,6 +244,12 @@ absl::StatusOr<Manifest> WriteCutTo(const std::string& dir, ModelCut& cut,
                       : last.manifest.parent_id;
   }
   ASSIGN_OR_RETURN(uint64_t highest, HighestId(fsys, dir));
+  if (highest >= kMaxCheckpointId) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": checkpoint ids are used up (",
+                     CheckpointDirName(highest), " exists, the largest id is ",
+                     kMaxCheckpointId, "); move that directory away"));
+  }
   m.id = highest + 1;
   const Clock* clock =
       options.clock != nullptr ? options.clock : SystemClock::Default();

@@ -107,6 +107,10 @@ class ModelCut {
 absl::StatusOr<Manifest> WriteCut(const std::string& dir, ModelCut& cut,
                                   const CheckpointWriteOptions& options = {});
 
+// The largest checkpoint id: 18 digits, so that every id parses without
+// overflow. A folder whose highest id is this one takes no new checkpoint.
+inline constexpr uint64_t kMaxCheckpointId = 999'999'999'999'999'999;
+
 // "ckpt-0000000042" for 42.
 std::string CheckpointDirName(uint64_t id);
 

@@ -420,6 +420,32 @@ TEST_F(CheckpointTest, TruncatedFileIsDetected) {
   EXPECT_THAT(log.text(), HasSubstr("truncated"));
 }
 
+// Leftover directories with huge ids: one beyond 18 digits is not a
+// checkpoint name and is ignored (it used to overflow the id parser); one at
+// the largest id stops new checkpoints with an error that says what to do,
+// and the good chain still restores.
+TEST_F(CheckpointTest, HugeLeftoverIdsNeitherOverflowNorHideTheChain) {
+  std::unique_ptr<Trainer> trainer = Train(200);
+  LocalStore& live = trainer->model();
+  WriteFull(live, "first");
+  fs::create_directories(fs::path(ckpt_) / "ckpt-99999999999999999999");
+  fs::create_directories(fs::path(ckpt_) / "ckpt-18446744073709551616.tmp");
+  auto second = WriteFullCheckpoint(ckpt_, live, {"cfg", "second", 2});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->id, 2u);
+
+  fs::create_directories(fs::path(ckpt_) / CheckpointDirName(kMaxCheckpointId));
+  auto full = WriteFullCheckpoint(ckpt_, live, {"cfg", "third", 3});
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(full.status().message(), HasSubstr("checkpoint ids are used up"));
+  EXPECT_THAT(full.status().message(), HasSubstr("move that directory away"));
+  std::unique_ptr<LocalStore> restored = Fresh();
+  auto m = RestoreCheckpoint(ckpt_, restored.get());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->id, 2u);
+  EXPECT_EQ(ModelDigest(*restored), ModelDigest(live));
+}
+
 TEST_F(CheckpointTest, MissingManifestOrFileIsDetected) {
   std::unique_ptr<Trainer> trainer = Train(300);
   LocalStore& live = trainer->model();
