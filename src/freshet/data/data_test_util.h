@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "freshet/base/config.h"
 #include "gtest/gtest.h"
 
@@ -86,6 +87,15 @@ inline LabelSpec Label(const std::string& name,
   l.name = name;
   l.column = column;
   return l;
+}
+
+// A Criteo-shaped record (label, 13 counts, 26 categoricals) that differs
+// with `i`.
+inline std::string CriteoLine(int i) {
+  std::vector<std::string> f = {i % 3 == 0 ? "1" : "0"};
+  for (int k = 1; k <= 13; ++k) f.push_back(std::to_string(i + k));
+  for (int k = 1; k <= 26; ++k) f.push_back("c" + std::to_string(i * k));
+  return absl::StrJoin(f, "\t");
 }
 
 }  // namespace testing_util

@@ -17,18 +17,12 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing_util::CriteoLine;
 using testing_util::Label;
 using testing_util::ReadFile;
 using testing_util::Slot;
 using testing_util::TempDir;
 using testing_util::WriteFile;
-
-std::string CriteoLine(int i) {
-  std::vector<std::string> f = {i % 3 == 0 ? "1" : "0"};
-  for (int k = 1; k <= 13; ++k) f.push_back(std::to_string(i + k));
-  for (int k = 1; k <= 26; ++k) f.push_back("c" + std::to_string(i * k));
-  return absl::StrJoin(f, "\t");
-}
 
 std::shared_ptr<const Schema> CriteoSchema() {
   auto schema = Schema::Compile(testing_util::CriteoSchemaSpec());

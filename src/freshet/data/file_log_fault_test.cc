@@ -18,16 +18,10 @@ namespace freshet {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_util::CriteoLine;
 using testing_util::ReadFile;
 using testing_util::TempDir;
 using testing_util::WriteFile;
-
-std::string CriteoLine(int i) {
-  std::vector<std::string> f = {i % 3 == 0 ? "1" : "0"};
-  for (int k = 1; k <= 13; ++k) f.push_back(std::to_string(i + k));
-  for (int k = 1; k <= 26; ++k) f.push_back("c" + std::to_string(i * k));
-  return absl::StrJoin(f, "\t");
-}
 
 // Until this change a failed dead-letter write ended the stream with an
 // error (and `freshet run` with exit code 1).

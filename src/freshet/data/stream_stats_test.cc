@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "freshet/base/config.h"
 #include "freshet/data/data_test_util.h"
@@ -12,23 +14,34 @@
 namespace freshet {
 namespace {
 
-TEST(StreamStatsTest, CountsIdsLabelsAndTopIdsPerSlot) {
+// The stats of four user/item records: u1 three times, i2 twice, one item
+// empty.
+void FourRecordStats(std::shared_ptr<const Schema>* schema,
+                     std::unique_ptr<StreamStats>* stats) {
   auto job = ParseJobConfig(
       "schema:\n  label: label\n  slots: [user, item]\n"
       "model: {type: lr}\n"
       "source: {type: file, path: x.csv, format: csv}\n",
       "stats.yaml", "");
   ASSERT_TRUE(job.ok()) << job.status();
-  auto schema = Schema::Compile(job->schema);
-  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto compiled = Schema::Compile(job->schema);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  *schema = *compiled;
   auto parser = MakeRecordParser(*schema, job->source, "label,user,item");
   ASSERT_TRUE(parser.ok()) << parser.status();
-  StreamStats stats(*schema);
+  *stats = std::make_unique<StreamStats>(*schema);
   for (const char* line : {"1,u1,i1", "0,u1,i2", "0,u2,", "1,u1,i2"}) {
     Example e;
     ASSERT_TRUE((*parser)->Parse(line, &e).ok()) << line;
-    stats.Add(e);
+    (*stats)->Add(e);
   }
+}
+
+TEST(StreamStatsTest, CountsIdsLabelsAndTopIdsPerSlot) {
+  std::shared_ptr<const Schema> schema;
+  std::unique_ptr<StreamStats> owned;
+  ASSERT_NO_FATAL_FAILURE(FourRecordStats(&schema, &owned));
+  StreamStats& stats = *owned;
   ReaderCounters counters;
   counters.records = 5;
   counters.parsed = 4;
@@ -54,22 +67,10 @@ TEST(StreamStatsTest, CountsIdsLabelsAndTopIdsPerSlot) {
 }
 
 TEST(StreamStatsTest, TextHasTheCountsLabelRatesAndATableOfSlots) {
-  auto job = ParseJobConfig(
-      "schema:\n  label: label\n  slots: [user, item]\n"
-      "model: {type: lr}\n"
-      "source: {type: file, path: x.csv, format: csv}\n",
-      "stats.yaml", "");
-  ASSERT_TRUE(job.ok()) << job.status();
-  auto schema = Schema::Compile(job->schema);
-  ASSERT_TRUE(schema.ok()) << schema.status();
-  auto parser = MakeRecordParser(*schema, job->source, "label,user,item");
-  ASSERT_TRUE(parser.ok()) << parser.status();
-  StreamStats stats(*schema);
-  for (const char* line : {"1,u1,i1", "0,u1,i2", "0,u2,", "1,u1,i2"}) {
-    Example e;
-    ASSERT_TRUE((*parser)->Parse(line, &e).ok()) << line;
-    stats.Add(e);
-  }
+  std::shared_ptr<const Schema> schema;
+  std::unique_ptr<StreamStats> owned;
+  ASSERT_NO_FATAL_FAILURE(FourRecordStats(&schema, &owned));
+  StreamStats& stats = *owned;
   ReaderCounters counters;
   counters.records = 5;
   counters.parsed = 4;
