@@ -12,7 +12,7 @@ PACKAGES=(
   libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcuckoo-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libboost-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librdkafka-dev librocksdb-dev
   curl wrk

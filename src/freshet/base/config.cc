@@ -451,9 +451,10 @@ absl::Status ReadSync(const ConfigSection& s, SyncSpec* out) {
 
 absl::Status ReadServe(const ConfigSection& s, ServeSpec* out) {
   if (!s.present()) return absl::OkStatus();
-  RETURN_IF_ERROR(
-      s.CheckKeys({"bind", "port", "max_candidates", "max_body_bytes",
-                   "stale_after", "http_threads", "admin_token"}));
+  RETURN_IF_ERROR(s.CheckKeys(
+      {"bind", "port", "max_candidates", "max_body_bytes", "stale_after",
+       "http_threads", "admin_token", "max_connections", "max_header_bytes",
+       "idle_timeout", "request_timeout"}));
   RETURN_IF_ERROR(s.Get("admin_token", &out->admin_token));
   RETURN_IF_ERROR(s.Get("bind", &out->bind));
   RETURN_IF_ERROR(s.Get("port", &out->port));
@@ -461,6 +462,24 @@ absl::Status ReadServe(const ConfigSection& s, ServeSpec* out) {
   RETURN_IF_ERROR(s.GetBytes("max_body_bytes", &out->max_body_bytes));
   RETURN_IF_ERROR(s.GetDurationMs("stale_after", &out->stale_after_ms));
   RETURN_IF_ERROR(s.Get("http_threads", &out->http_threads));
+  RETURN_IF_ERROR(s.Get("max_connections", &out->max_connections));
+  RETURN_IF_ERROR(s.GetBytes("max_header_bytes", &out->max_header_bytes));
+  RETURN_IF_ERROR(s.GetDurationMs("idle_timeout", &out->idle_timeout_ms));
+  RETURN_IF_ERROR(s.GetDurationMs("request_timeout", &out->request_timeout_ms));
+  if (out->max_connections < 1 || out->max_connections > 1000000) {
+    return s.Error(
+        "max_connections",
+        absl::StrCat("must be in 1..1000000, got ", out->max_connections));
+  }
+  if (out->max_header_bytes < 1024 || out->max_header_bytes > (1 << 20)) {
+    return s.Error("max_header_bytes", "must be between 1KB and 1MB");
+  }
+  if (out->idle_timeout_ms < 10 || out->idle_timeout_ms > 24 * 3600 * 1000) {
+    return s.Error("idle_timeout", "must be between 10ms and 24h");
+  }
+  if (out->request_timeout_ms < 10 || out->request_timeout_ms > 3600 * 1000) {
+    return s.Error("request_timeout", "must be between 10ms and 1h");
+  }
   if (out->bind.empty()) return s.Error("bind", "must name an address");
   if (out->port < 0 || out->port > 65535) {
     return s.Error("port",
@@ -470,8 +489,8 @@ absl::Status ReadServe(const ConfigSection& s, ServeSpec* out) {
     return s.Error("max_candidates", absl::StrCat("must be in 1..1000000, got ",
                                                   out->max_candidates));
   }
-  if (out->max_body_bytes < 64) {
-    return s.Error("max_body_bytes", "must be at least 64 bytes");
+  if (out->max_body_bytes < 64 || out->max_body_bytes > (int64_t{1} << 30)) {
+    return s.Error("max_body_bytes", "must be between 64 bytes and 1GiB");
   }
   if (out->http_threads < 1 || out->http_threads > 256) {
     return s.Error("http_threads",

@@ -204,6 +204,13 @@ struct ServeSpec {
   int64_t max_body_bytes = 1 << 20;
   int64_t stale_after_ms = 0;  // 0: 5 x sync interval, at least 1 s
   int http_threads = 4;
+  // The front end's limits (docs/serving.md): open connections (fitted under
+  // the descriptor limit), header size, how long a kept-alive connection may
+  // idle and how long one request may take to arrive.
+  int max_connections = 16384;
+  int64_t max_header_bytes = 16 << 10;
+  int64_t idle_timeout_ms = 60000;
+  int64_t request_timeout_ms = 10000;
   // Bearer token of the admin calls (POST /admin/checkpoint); the
   // FRESHET_ADMIN_TOKEN environment variable overrides it. Empty: admin
   // calls are refused.

@@ -63,6 +63,27 @@ TEST_F(JobInputsTest, ExtraOverridesComeLastAndAreValidated) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("serve.port"));
 }
 
+TEST_F(JobInputsTest, TheFrontEndLimitsAreReadAndBounded) {
+  auto job = LoadJob(
+      inputs_, {"serve.max_connections=100", "serve.max_header_bytes=8KiB",
+                "serve.idle_timeout=5s", "serve.request_timeout=250ms"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->serve.max_connections, 100);
+  EXPECT_EQ(job->serve.max_header_bytes, 8192);
+  EXPECT_EQ(job->serve.idle_timeout_ms, 5000);
+  EXPECT_EQ(job->serve.request_timeout_ms, 250);
+  for (const char* bad :
+       {"serve.max_connections=0", "serve.max_header_bytes=10",
+        "serve.idle_timeout=0s", "serve.request_timeout=2h",
+        "serve.max_body_bytes=8GiB"}) {
+    job = LoadJob(inputs_, {bad});
+    ASSERT_FALSE(job.ok()) << bad;
+    const std::string key =
+        std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_THAT(std::string(job.status().message()), HasSubstr(key)) << bad;
+  }
+}
+
 TEST(ServeOverridesTest, OnlyTheShorthandsThatAreSetInStructOrder) {
   EXPECT_TRUE(ServeOverrides({}).empty());
   ServeShorthands flags;

@@ -1,7 +1,6 @@
 #include "freshet/serve/http_server.h"
 
-#include <httplib.h>
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "freshet/base/clock.h"
@@ -11,10 +10,10 @@ namespace {
 
 using json = nlohmann::json;
 
-void SetError(httplib::Response& res, int status, std::string_view reason) {
-  res.status = status;
-  res.set_content(json{{"error", std::string(reason)}}.dump() + "\n",
-                  "application/json");
+void SetError(HttpResponse* res, int status, std::string_view reason) {
+  res->status = status;
+  res->content_type = "application/json";
+  res->body = json{{"error", std::string(reason)}}.dump() + "\n";
 }
 
 // Compares in time independent of where the strings differ.
@@ -29,6 +28,14 @@ bool SameToken(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+bool AdminName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!(c >= 'a' && c <= 'z') && c != '_') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const ServingReplica* replica,
@@ -36,7 +43,6 @@ HttpServer::HttpServer(const ServingReplica* replica,
     : replica_(replica),
       options_(options),
       predictor_(replica, options.predictor),
-      server_(std::make_unique<httplib::Server>()),
       latency_(Histogram::LatencyBounds(), 100000) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -44,135 +50,120 @@ HttpServer::~HttpServer() { Stop(); }
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const ServingReplica* replica, const HttpServerOptions& options) {
   std::unique_ptr<HttpServer> s(new HttpServer(replica, options));
-  httplib::Server& srv = *s->server_;
+  HttpFrontEndOptions fe;
+  fe.bind = options.bind;
+  fe.port = options.port;
+  fe.threads = std::max(1, options.threads);
+  fe.max_connections = options.max_connections;
+  fe.max_header_bytes = options.max_header_bytes;
+  fe.max_body_bytes = options.max_body_bytes;
+  fe.idle_timeout_s = options.idle_timeout_s;
+  fe.request_timeout_s = options.request_timeout_s;
   HttpServer* self = s.get();
-  const int threads = std::max(1, options.threads);
-  srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // One more byte than allowed, so that an oversized body is seen and
-  // refused with a reason by the handler rather than cut by the library.
-  srv.set_payload_max_length(static_cast<size_t>(options.max_body_bytes) + 1);
-  srv.set_keep_alive_max_count(1000000);
-  // Without it, Nagle's algorithm and the client's delayed ACK hold every
-  // keep-alive response for ~40 ms.
-  srv.set_tcp_nodelay(true);
-
-  srv.Post("/v1/predict", [self](const httplib::Request& req,
-                                 httplib::Response& res) {
-    const double t0 = MonotonicSeconds();
-    self->requests_.fetch_add(1, std::memory_order_relaxed);
-    if (static_cast<int64_t>(req.body.size()) > self->options_.max_body_bytes) {
-      SetError(res, 413,
-               absl::StrCat("request body of ", req.body.size(),
-                            " bytes exceeds the limit of ",
-                            self->options_.max_body_bytes));
-      return;
-    }
-    absl::StatusOr<PredictRequest> parsed =
-        ParsePredictRequest(req.body, self->replica_->schema(),
-                            self->options_.predictor.max_candidates);
-    PredictResult result;
-    absl::Status status = parsed.ok()
-                              ? self->predictor_.Predict(*parsed, &result)
-                              : parsed.status();
-    if (!status.ok()) {
-      // The request's fault (400), or the model's (500: a non-finite score).
-      SetError(res, status.code() == absl::StatusCode::kInternal ? 500 : 400,
-               std::string(status.message()));
-      return;
-    }
-    json out = {{"scores", result.scores},
-                {"model_version", result.model_version},
-                {"staleness_ms", result.staleness_ms},
-                {"degradation", result.degradation}};
-    res.set_content(out.dump(), "application/json");
-    self->latency_.Record(MonotonicSeconds() - t0);
-  });
-  srv.Post(R"(/admin/([a-z_]+))",
-           [self](const httplib::Request& req, httplib::Response& res) {
-             const std::string name = req.matches[1];
-             if (self->options_.admin_token.empty()) {
-               SetError(res, 403,
-                        "admin calls are off: set serve.admin_token or "
-                        "FRESHET_ADMIN_TOKEN");
-               return;
-             }
-             const std::string auth = req.get_header_value("Authorization");
-             constexpr std::string_view kBearer = "Bearer ";
-             if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
-                 !SameToken(std::string_view(auth).substr(kBearer.size()),
-                            self->options_.admin_token)) {
-               res.set_header("WWW-Authenticate", "Bearer");
-               SetError(res, 401, "missing or wrong admin token");
-               return;
-             }
-             auto it = self->options_.admin.find(name);
-             if (it == self->options_.admin.end()) {
-               SetError(res, 404, absl::StrCat("no admin call named ", name));
-               return;
-             }
-             AdminReply reply = it->second(req.body);
-             res.status = reply.status;
-             res.set_content(reply.body.dump() + "\n", "application/json");
-           });
-  srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  srv.Get("/statusz", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(self->StatusJson().dump(2) + "\n", "application/json");
-  });
-  srv.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(self->MetricsText(), "text/plain; version=0.0.4");
-  });
-  srv.set_error_handler([self](const httplib::Request& req,
-                               httplib::Response& res) {
-    if (res.status < 400) return;
-    self->errors_.fetch_add(1, std::memory_order_relaxed);
-    if (!res.body.empty()) return;  // a handler already said why
-    switch (res.status) {
-      case 404:
-        SetError(res, 404, absl::StrCat("no such path: ", req.path));
-        break;
-      case 405:
-        SetError(
-            res, 405,
-            absl::StrCat("method ", req.method, " not allowed on ", req.path));
-        break;
-      case 413:
-        SetError(res, 413,
-                 absl::StrCat("request body exceeds the limit of ",
-                              self->options_.max_body_bytes, " bytes"));
-        break;
-      case 400:
-        SetError(res, 400,
-                 "bad request (a POST needs a Content-Length header; with "
-                 "curl, pass -d '')");
-        break;
-      default:
-        SetError(res, res.status, "bad request");
-    }
-  });
-
-  const int port =
-      options.port == 0
-          ? srv.bind_to_any_port(options.bind)
-          : (srv.bind_to_port(options.bind, options.port) ? options.port : -1);
-  if (port <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.bind, ":", options.port));
-  }
-  s->port_ = port;
-  s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
-  // Wait until the listener runs, so that Stop() right after Start() works.
-  for (int i = 0; i < 2000 && !srv.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  absl::StatusOr<std::unique_ptr<HttpFrontEnd>> front_end = HttpFrontEnd::Start(
+      fe, [self](const HttpRequest& req, HttpResponse* res) {
+        self->Handle(req, res);
+        if (res->status >= 400) {
+          self->errors_.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+  if (!front_end.ok()) return front_end.status();
+  s->front_end_ = *std::move(front_end);
+  s->port_ = s->front_end_->port();
   return s;
 }
 
 void HttpServer::Stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
+  if (front_end_ != nullptr) front_end_->Stop();
+}
+
+int64_t HttpServer::errors() const {
+  return errors_.load() +
+         (front_end_ != nullptr ? front_end_->stats().rejected : 0);
+}
+
+void HttpServer::Handle(const HttpRequest& req, HttpResponse* res) {
+  const std::string path(req.Path());
+  const bool get = req.method == "GET";
+  const bool post = req.method == "POST";
+  auto wrong_method = [&](const std::string& allowed) {
+    res->headers.emplace_back("Allow", allowed);
+    SetError(res, 405,
+             absl::StrCat("method ", req.method, " not allowed on ", path,
+                          " (use ", allowed, ")"));
+  };
+  if (path == "/v1/predict") {
+    if (!post) return wrong_method("POST");
+    return Predict(req, res);
+  }
+  if (absl::StartsWith(path, "/admin/") &&
+      AdminName(std::string_view(path).substr(7))) {
+    if (!post) return wrong_method("POST");
+    return Admin(std::string_view(path).substr(7), req, res);
+  }
+  if (path == "/healthz" || path == "/statusz" || path == "/metrics") {
+    if (!get) return wrong_method("GET");
+    if (path == "/healthz") {
+      res->content_type = "text/plain";
+      res->body = "ok\n";
+    } else if (path == "/statusz") {
+      res->body = StatusJson().dump(2) + "\n";
+    } else {
+      res->content_type = "text/plain; version=0.0.4";
+      res->body = MetricsText();
+    }
+    return;
+  }
+  SetError(res, 404, absl::StrCat("no such path: ", path));
+}
+
+void HttpServer::Predict(const HttpRequest& req, HttpResponse* res) {
+  const double t0 = MonotonicSeconds();
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  absl::StatusOr<PredictRequest> parsed = ParsePredictRequest(
+      req.body, replica_->schema(), options_.predictor.max_candidates);
+  PredictResult result;
+  absl::Status status =
+      parsed.ok() ? predictor_.Predict(*parsed, &result) : parsed.status();
+  if (!status.ok()) {
+    // The request's fault (400), or the model's (500: a non-finite score).
+    SetError(res, status.code() == absl::StatusCode::kInternal ? 500 : 400,
+             std::string(status.message()));
+    return;
+  }
+  json out = {{"scores", result.scores},
+              {"model_version", result.model_version},
+              {"staleness_ms", result.staleness_ms},
+              {"degradation", result.degradation}};
+  res->body = out.dump();
+  latency_.Record(MonotonicSeconds() - t0);
+}
+
+void HttpServer::Admin(std::string_view name, const HttpRequest& req,
+                       HttpResponse* res) {
+  if (options_.admin_token.empty()) {
+    SetError(res, 403,
+             "admin calls are off: set serve.admin_token or "
+             "FRESHET_ADMIN_TOKEN");
+    return;
+  }
+  const std::string auth = req.Header("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
+      !SameToken(std::string_view(auth).substr(kBearer.size()),
+                 options_.admin_token)) {
+    res->headers.emplace_back("WWW-Authenticate", "Bearer");
+    SetError(res, 401, "missing or wrong admin token");
+    return;
+  }
+  auto it = options_.admin.find(std::string(name));
+  if (it == options_.admin.end()) {
+    SetError(res, 404, absl::StrCat("no admin call named ", std::string(name)));
+    return;
+  }
+  AdminReply reply = it->second(req.body);
+  res->status = reply.status;
+  res->body = reply.body.dump() + "\n";
 }
 
 json HttpServer::StatusJson() const {
@@ -282,7 +273,26 @@ std::string HttpServer::MetricsText() const {
   counter("freshet_http_requests_total", "Prediction requests",
           static_cast<double>(requests_.load()));
   counter("freshet_http_errors_total", "Requests answered with 4xx/5xx",
-          static_cast<double>(errors_.load()));
+          static_cast<double>(errors()));
+  if (front_end_ != nullptr) {
+    const HttpFrontEndStats fe = front_end_->stats();
+    gauge("freshet_http_connections_open", "Open HTTP connections",
+          static_cast<double>(fe.connections_open));
+    gauge("freshet_http_connections_max",
+          "Connection cap (fitted under the descriptor limit)",
+          static_cast<double>(front_end_->max_connections()));
+    counter("freshet_http_connections_total", "HTTP connections accepted",
+            static_cast<double>(fe.connections_accepted));
+    counter("freshet_http_connections_refused_total",
+            "Connections answered 503 over the connection cap",
+            static_cast<double>(fe.connections_refused));
+    counter("freshet_http_accept_errors_total",
+            "Failed accepts (descriptors exhausted); the server retried",
+            static_cast<double>(fe.accept_errors));
+    counter("freshet_http_timeouts_total",
+            "Requests not received within the request timeout (408)",
+            static_cast<double>(fe.timeouts));
+  }
   latency_.AppendPrometheus("freshet_predict_latency_seconds",
                             "Latency of successful /v1/predict requests", &out);
   if (options_.extra_metrics) options_.extra_metrics(&out);

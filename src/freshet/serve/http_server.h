@@ -1,4 +1,5 @@
-// HttpServer: the HTTP/JSON front end of a serving replica (cpp-httplib).
+// HttpServer: the HTTP/JSON front end of a serving replica, on the
+// event-driven HttpFrontEnd (connection cap, timeouts, body limits).
 //
 //   POST /v1/predict  {"context": {...}, "candidates": [{...}, ...]}
 //                     → {"scores": [...], "model_version": n,
@@ -12,9 +13,12 @@
 //                       `extra_metrics` adds (training throughput, AUC, ...)
 //
 // Bad requests get a 4xx whose JSON body says why ({"error": "..."}): 400 for
-// bad JSON, unknown slots, bad values or too many candidates, 413 for a body
-// over max_body_bytes, 404/405 for other paths and methods; the server keeps
-// serving. It binds 127.0.0.1 unless told otherwise.
+// bad JSON, unknown slots, bad values, too many candidates or malformed HTTP,
+// 413 for a body (as sent or decoded) over max_body_bytes, 431 for a header
+// over max_header_bytes, 415 for an unknown Content-Encoding, 408 for a
+// request not received in time, 503 past max_connections, 404/405 for other
+// paths and methods; the server keeps serving. It binds 127.0.0.1 unless told
+// otherwise.
 //
 // Thread safety: requests run on the server's worker threads; Start/Stop from
 // one controlling thread.
@@ -28,16 +32,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "freshet/serve/histogram.h"
+#include "freshet/serve/http_front_end.h"
 #include "freshet/serve/predictor.h"
 #include "freshet/serve/serving_replica.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace freshet {
 
@@ -50,15 +50,19 @@ struct AdminReply {
 struct HttpServerOptions {
   std::string bind = "127.0.0.1";
   int port = 8080;  // 0: any free port (see HttpServer::port())
-  int threads = 4;  // worker threads
+  int threads = 4;  // event-loop threads
   int64_t max_body_bytes = 1 << 20;
+  int64_t max_header_bytes = 16 << 10;
+  int max_connections = 16384;    // fitted under the descriptor limit
+  double idle_timeout_s = 60;     // a kept-alive connection's wait
+  double request_timeout_s = 10;  // first byte to end of body
   PredictorOptions predictor;
   // Appends more Prometheus text to /metrics (called per scrape).
   std::function<void(std::string* out)> extra_metrics;
   // Adds fields to /statusz (called per request).
   std::function<void(nlohmann::json* status)> extra_status;
   // Admin calls: POST /admin/<name> runs admin[name] with the request body,
-  // on a worker thread, when the request carries the header
+  // on an event-loop thread, when the request carries the header
   // "Authorization: Bearer <admin_token>". 401 for a missing or wrong token,
   // 403 when admin_token is empty (admin calls off), 404 for another name.
   std::string admin_token;
@@ -80,7 +84,10 @@ class HttpServer {
 
   const Histogram& latency() const { return latency_; }
   int64_t requests() const { return requests_.load(); }
-  int64_t errors() const { return errors_.load(); }
+  // Requests answered with 4xx/5xx, by the handlers or the front end.
+  int64_t errors() const;
+  HttpFrontEndStats connection_stats() const { return front_end_->stats(); }
+  int max_connections() const { return front_end_->max_connections(); }
   const Predictor& predictor() const { return predictor_; }
 
   // The /metrics and /statusz bodies (also for tests).
@@ -93,13 +100,15 @@ class HttpServer {
   const ServingReplica* const replica_;
   const HttpServerOptions options_;
   Predictor predictor_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  void Handle(const HttpRequest& req, HttpResponse* res);
+  void Predict(const HttpRequest& req, HttpResponse* res);
+  void Admin(std::string_view name, const HttpRequest& req, HttpResponse* res);
+
+  std::unique_ptr<HttpFrontEnd> front_end_;
   int port_ = 0;
   Histogram latency_;
   std::atomic<int64_t> requests_{0};
   std::atomic<int64_t> errors_{0};
-  std::atomic<int64_t> rejected_[5] = {};  // 400, 404, 405, 413, other
 };
 
 }  // namespace freshet

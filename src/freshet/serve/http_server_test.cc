@@ -109,6 +109,54 @@ TEST_F(HttpServerTest, BadRequestsGet4xxWithAReasonAndServingGoesOn) {
   EXPECT_GE(server_->errors(), static_cast<int64_t>(cases.size()));
 }
 
+TEST_F(HttpServerTest, BodiesNeedNoContentTypeAndMayBeCompressed) {
+  // A body as large as the limit allows, sent without a Content-Type (as
+  // curl -d does, form-encoded): the limit is serve.max_body_bytes, nothing
+  // smaller.
+  std::string padded = R"({"candidates": [{"item": "i1"}]})";
+  padded.insert(padded.size() - 1, std::string(1900, ' '));
+  auto plain =
+      client_->Post("/v1/predict", padded, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200) << plain->body;
+  // gzip as sent by a client that compresses its requests.
+  httplib::Client gz("127.0.0.1", server_->port());
+  gz.set_compress(true);
+  auto packed = gz.Post("/v1/predict", padded, "application/json");
+  ASSERT_TRUE(packed);
+  EXPECT_EQ(packed->status, 200) << packed->body;
+  EXPECT_EQ(json::parse(packed->body)["scores"].size(), 1u);
+}
+
+TEST_F(HttpServerTest, WrongMethodsAndPathsSayWhatIsAllowed) {
+  auto get = client_->Get("/v1/predict");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_THAT(get->body, HasSubstr("method GET not allowed on /v1/predict"));
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  auto post = client_->Post("/healthz", "", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  auto query = client_->Get("/healthz?verbose=1");
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->status, 200);
+  auto admin = client_->Post("/admin/NOT-A-NAME", "", "text/plain");
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->status, 404);
+}
+
+TEST_F(HttpServerTest, ConnectionCountsAreInTheMetrics) {
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* name :
+       {"freshet_http_connections_open 1", "freshet_http_connections_max",
+        "freshet_http_connections_refused_total 0",
+        "freshet_http_accept_errors_total 0",
+        "freshet_http_timeouts_total 0"}) {
+    EXPECT_THAT(metrics->body, HasSubstr(name));
+  }
+}
+
 TEST_F(HttpServerTest, HealthStatusAndMetrics) {
   Post(R"({"candidates": [{"item": "i1"}]})");
   auto health = client_->Get("/healthz");
