@@ -63,57 +63,185 @@ std::string ErrorBody(std::string_view reason) {
   return out;
 }
 
-// Undoes a Content-Encoding of gzip or deflate into *out, stopping with 413
-// as soon as the decoded body would pass `limit`. Returns 0 or the status.
-int Inflate(std::string_view in, bool raw, int64_t limit, std::string* out,
-            std::string* reason) {
-  z_stream zs{};
-  // 15 + 32: a gzip or a zlib header, detected; -15: raw deflate.
-  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) {
-    *reason = "cannot start decompression";
-    return 500;
-  }
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  out->clear();
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    const size_t have = out->size();
-    const size_t room =
-        std::min<size_t>(std::max<size_t>(in.size() * 2, 16 << 10), 1 << 20);
-    if (static_cast<int64_t>(have) > limit) break;
-    out->resize(have + room);
-    zs.next_out = reinterpret_cast<Bytef*>(out->data() + have);
-    zs.avail_out = static_cast<uInt>(room);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out->resize(have + room - zs.avail_out);
-    if (rc == Z_STREAM_END) break;
-    if (rc != Z_OK) {
-      const bool truncated = rc == Z_BUF_ERROR && zs.avail_in == 0;
-      inflateEnd(&zs);
-      *reason = truncated ? "the compressed request body is truncated"
-                          : absl::StrCat(
-                                "the compressed request body is "
-                                "corrupt (",
-                                zs.msg ? zs.msg : "bad data", ")");
-      return 400;
+// A request body as Beast reads it, decoded as it arrives: identity bytes
+// are appended, gzip and deflate are inflated in steps, and the decoded size
+// never passes the limit by more than one byte (413 then). Beast's own body
+// limit bounds the bytes as sent, so a connection holds at most the decoded
+// body and its read buffer, never a whole compressed body beside it.
+struct DecodedBody {
+  struct value_type {
+    std::string data;
+    int64_t limit = 0;
+    // Set when the body was refused: the status and why.
+    int status = 0;
+    std::string reason;
+  };
+
+  class reader {
+   public:
+    // Beast makes the reader with the parser, before the header is read;
+    // init() reads the encoding from it.
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>& h, value_type& body)
+        : fields_(h), body_(body) {}
+    ~reader() {
+      if (inflating_) inflateEnd(&zs_);
     }
-  }
-  const bool trailing = rc == Z_STREAM_END && zs.avail_in != 0;
-  inflateEnd(&zs);
-  if (static_cast<int64_t>(out->size()) > limit) {
-    *reason = absl::StrCat("decoded request body exceeds the limit of ", limit,
-                           " bytes");
-    out->clear();
-    out->shrink_to_fit();
-    return 413;
-  }
-  if (trailing) {
-    *reason = "bytes after the end of the compressed request body";
-    return 400;
-  }
-  return 0;
-}
+    reader(const reader&) = delete;
+    reader& operator=(const reader&) = delete;
+
+    void init(const boost::optional<std::uint64_t>& length,
+              beast::error_code& ec) {
+      ec = {};
+      body_.data.clear();
+      std::string encoding =
+          absl::AsciiStrToLower(Str(fields_[http::field::content_encoding]));
+      absl::StripAsciiWhitespace(&encoding);
+      if (encoding.empty() || encoding == "identity") {
+        mode_ = Mode::kIdentity;
+      } else if (encoding == "gzip" || encoding == "x-gzip") {
+        mode_ = Mode::kGzip;
+      } else if (encoding == "deflate") {
+        mode_ = Mode::kDeflate;
+      } else {
+        mode_ = Mode::kUnsupported;
+        encoding_ = std::move(encoding);
+      }
+      if (mode_ == Mode::kUnsupported) {
+        return Refuse(415,
+                      absl::StrCat("unsupported Content-Encoding \"", encoding_,
+                                   "\" (identity, gzip and deflate are "
+                                   "understood)"),
+                      ec);
+      }
+      // Beast has checked a declared length against the limit already.
+      if (mode_ == Mode::kIdentity && length) {
+        body_.data.reserve(static_cast<size_t>(*length));
+      }
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      size_t used = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        const std::string_view in(static_cast<const char*>(b.data()), b.size());
+        if (mode_ == Mode::kIdentity) {
+          body_.data.append(in);
+        } else if (!Inflate(in, ec)) {
+          return used;
+        }
+        used += in.size();
+      }
+      return used;
+    }
+
+    void finish(beast::error_code& ec) {
+      ec = {};
+      if (mode_ != Mode::kIdentity && !ended_) {
+        Refuse(400, "the compressed request body is truncated", ec);
+      }
+    }
+
+   private:
+    enum class Mode { kIdentity, kGzip, kDeflate, kUnsupported };
+
+    void Refuse(int status, std::string reason, beast::error_code& ec) {
+      body_.status = status;
+      body_.reason = std::move(reason);
+      body_.data.clear();
+      body_.data.shrink_to_fit();
+      // Any error stops the parser; the connection answers body_.status.
+      ec = http::error::bad_transfer_encoding;
+    }
+
+    bool Inflate(std::string_view in, beast::error_code& ec) {
+      if (ended_) {
+        if (!in.empty()) {
+          Refuse(400, "bytes after the end of the compressed request body", ec);
+          return false;
+        }
+        return true;
+      }
+      if (!inflating_) {
+        int bits = 15 + 32;  // a gzip or a zlib header, detected
+        std::string first;
+        if (mode_ == Mode::kDeflate) {
+          // "deflate" is zlib's format, but some clients send raw deflate:
+          // a zlib stream starts with two bytes whose check bits hold.
+          pending_.append(in);
+          if (pending_.size() < 2) return true;
+          const auto b0 = static_cast<unsigned char>(pending_[0]);
+          const auto b1 = static_cast<unsigned char>(pending_[1]);
+          if ((b0 & 0x0f) != 8 || (b0 * 256 + b1) % 31 != 0) bits = -15;
+          first = std::move(pending_);
+          pending_.clear();
+        }
+        if (inflateInit2(&zs_, bits) != Z_OK) {
+          Refuse(500, "cannot start decompression", ec);
+          return false;
+        }
+        inflating_ = true;
+        if (!first.empty()) return Feed(first, ec);
+      }
+      return Feed(in, ec);
+    }
+
+    bool Feed(std::string_view in, beast::error_code& ec) {
+      zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+      zs_.avail_in = static_cast<uInt>(in.size());
+      const size_t cap = static_cast<size_t>(body_.limit) + 1;
+      while (zs_.avail_in > 0 && !ended_) {
+        const size_t have = body_.data.size();
+        if (have >= cap) {
+          Refuse(413,
+                 absl::StrCat("decoded request body exceeds the limit of ",
+                              body_.limit, " bytes"),
+                 ec);
+          return false;
+        }
+        const size_t room = std::min<size_t>(64 << 10, cap - have);
+        body_.data.resize(have + room);
+        zs_.next_out = reinterpret_cast<Bytef*>(body_.data.data() + have);
+        zs_.avail_out = static_cast<uInt>(room);
+        const uInt in_before = zs_.avail_in;
+        const int rc = inflate(&zs_, Z_NO_FLUSH);
+        const bool stuck = zs_.avail_in == in_before && zs_.avail_out == room;
+        body_.data.resize(have + room - zs_.avail_out);
+        if (rc == Z_STREAM_END) {
+          ended_ = true;
+        } else if ((rc != Z_OK && rc != Z_BUF_ERROR) || stuck) {
+          Refuse(400,
+                 absl::StrCat("the compressed request body is corrupt (",
+                              zs_.msg != nullptr ? zs_.msg : "bad data", ")"),
+                 ec);
+          return false;
+        }
+      }
+      if (static_cast<int64_t>(body_.data.size()) > body_.limit) {
+        Refuse(413,
+               absl::StrCat("decoded request body exceeds the limit of ",
+                            body_.limit, " bytes"),
+               ec);
+        return false;
+      }
+      if (ended_ && zs_.avail_in > 0) {
+        Refuse(400, "bytes after the end of the compressed request body", ec);
+        return false;
+      }
+      return true;
+    }
+
+    const http::fields& fields_;
+    value_type& body_;
+    Mode mode_ = Mode::kIdentity;
+    std::string encoding_;
+    std::string pending_;
+    z_stream zs_{};
+    bool inflating_ = false;
+    bool ended_ = false;
+  };
+};
 
 }  // namespace
 
@@ -265,6 +393,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<uint32_t>(std::min<int64_t>(
         fe_->options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
     parser_->body_limit(static_cast<uint64_t>(fe_->options.max_body_bytes));
+    parser_->get().body().limit = fe_->options.max_body_bytes;
     SetDeadline(Seconds(fe_->options.request_timeout_s));
     http::async_read_header(
         socket_, buffer_, *parser_,
@@ -300,6 +429,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadFailed(beast::error_code ec) {
+    if (parser_ && parser_->get().body().status != 0) {
+      // The body was refused while it was read (decoded too large, corrupt,
+      // an unknown encoding): the rest of it is unread, so close.
+      DecodedBody::value_type& body = parser_->get().body();
+      return Refuse(body.status, std::move(body.reason));
+    }
     if (timed_out_) {
       fe_->timeouts.fetch_add(1, std::memory_order_relaxed);
       return Refuse(408, absl::StrCat("request not received within ",
@@ -334,7 +469,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRequest() {
-    http::request<http::string_body> req = parser_->release();
+    http::request<DecodedBody> req = parser_->release();
     parser_.reset();
     HttpRequest in;
     in.method = Str(req.method_string());
@@ -344,38 +479,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool keep_alive = req.keep_alive();
     version_ = req.version();
-    std::string encoding =
-        absl::AsciiStrToLower(Str(req[http::field::content_encoding]));
-    absl::StripAsciiWhitespace(&encoding);
-    if (encoding.empty() || encoding == "identity") {
-      in.body = std::move(req.body());
-    } else if (encoding == "gzip" || encoding == "x-gzip" ||
-               encoding == "deflate") {
-      std::string reason;
-      int status = Inflate(req.body(), false, fe_->options.max_body_bytes,
-                           &in.body, &reason);
-      if (status == 400 && encoding == "deflate") {
-        // Some clients send raw deflate under the name of zlib's format.
-        status = Inflate(req.body(), true, fe_->options.max_body_bytes,
-                         &in.body, &reason);
-      }
-      if (status != 0) {
-        HttpResponse res;
-        res.status = status;
-        res.body = ErrorBody(reason);
-        fe_->rejected.fetch_add(1, std::memory_order_relaxed);
-        // The stream is intact: the connection may go on.
-        return Write(std::move(res), !keep_alive);
-      }
-    } else {
-      HttpResponse res;
-      res.status = 415;
-      res.body = ErrorBody(
-          absl::StrCat("unsupported Content-Encoding \"", encoding,
-                       "\" (identity, gzip and deflate are understood)"));
-      fe_->rejected.fetch_add(1, std::memory_order_relaxed);
-      return Write(std::move(res), !keep_alive);
-    }
+    in.body = std::move(req.body().data);
     req = {};
     HttpResponse res;
     try {
@@ -440,7 +544,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   net::steady_timer timer_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<DecodedBody>> parser_;
   HttpFrontEnd::Impl* const fe_;
   const bool refuse_;
   unsigned version_ = 11;

@@ -309,28 +309,58 @@ TEST_F(HttpFrontEndTest, AGzipBombStopsAtTheLimit) {
   EXPECT_THAT(r.body, HasSubstr("decoded request body exceeds the limit of "
                                 "65536 bytes"));
   EXPECT_EQ(calls_.load(), 0);
-  // The stream was read whole: the connection goes on.
-  ASSERT_TRUE(c.Send(Get("/after")));
-  EXPECT_EQ(c.Read().body, "/after");
+  // Refused while inflating: the rest is unread, so the connection closes.
+  EXPECT_TRUE(c.Closed());
+  RawClient next(port());
+  ASSERT_TRUE(next.Send(Get("/after")));
+  EXPECT_EQ(next.Read().body, "/after");
+}
+
+TEST_F(HttpFrontEndTest, AGzipBodyIsDecodedAsItArrives) {
+  HttpFrontEndOptions o;
+  o.max_body_bytes = 64 << 10;
+  StartServer(o);
+  // Sent in small pieces, chunked: decoding does not wait for the whole.
+  const std::string text(50000, 'z');
+  const std::string gz = Compress(text, 15 + 16);
+  RawClient c(port());
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+             "Content-Encoding: gzip\r\n\r\n"));
+  for (size_t at = 0; at < gz.size(); at += 7) {
+    const std::string piece = gz.substr(at, 7);
+    ASSERT_TRUE(
+        c.Send(absl::StrCat(absl::Hex(piece.size()), "\r\n", piece, "\r\n")));
+  }
+  ASSERT_TRUE(c.Send("0\r\n\r\n"));
+  EXPECT_EQ(c.Read().body, absl::StrCat("50000:", text.substr(0, 32)));
 }
 
 TEST_F(HttpFrontEndTest, BadEncodingsAreRefusedWithAReason) {
   StartServer({});
-  RawClient c(port());
-  ASSERT_TRUE(c.Send(Post("not gzip at all", "Content-Encoding: gzip\r\n")));
-  RawClient::Response r = c.Read();
-  EXPECT_EQ(r.status, 400);
-  EXPECT_THAT(r.body, HasSubstr("compressed request body is corrupt"));
   const std::string gz = Compress("hello", 15 + 16);
-  ASSERT_TRUE(
-      c.Send(Post(gz.substr(0, gz.size() - 6), "Content-Encoding: gzip\r\n")));
-  r = c.Read();
-  EXPECT_EQ(r.status, 400);
-  EXPECT_THAT(r.body, HasSubstr("truncated"));
-  ASSERT_TRUE(c.Send(Post("x", "Content-Encoding: br\r\n")));
-  r = c.Read();
-  EXPECT_EQ(r.status, 415);
-  EXPECT_THAT(r.body, HasSubstr("unsupported Content-Encoding \\\"br\\\""));
+  struct Case {
+    std::string request;
+    int status;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {Post("not gzip at all", "Content-Encoding: gzip\r\n"), 400,
+       "compressed request body is corrupt"},
+      {Post(gz.substr(0, gz.size() - 6), "Content-Encoding: gzip\r\n"), 400,
+       "truncated"},
+      {Post(gz + "extra", "Content-Encoding: gzip\r\n"), 400,
+       "bytes after the end"},
+      {Post("x", "Content-Encoding: br\r\n"), 415,
+       "unsupported Content-Encoding \\\"br\\\""},
+  };
+  for (const Case& k : cases) {
+    RawClient c(port());
+    ASSERT_TRUE(c.Send(k.request));
+    RawClient::Response r = c.Read();
+    EXPECT_EQ(r.status, k.status) << k.reason;
+    EXPECT_THAT(r.body, HasSubstr(k.reason));
+  }
   EXPECT_EQ(calls_.load(), 0);
 }
 
