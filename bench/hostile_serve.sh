@@ -8,7 +8,8 @@
 #   crowd+wrk  the same crowd, and wrk -c256 closed-loop instead of the
 #           paced clients: every one of the 256 connections must be answered
 #   bombs   64 connections posting gzip bombs (0.5 MB inflating to 512 MiB)
-#           for 20 s: peak resident memory of the server
+#           for 20 s at a job whose stream has ended: peak resident memory
+#           of the server against max_body_bytes (1 MiB) x connections
 #
 #   bench/hostile_serve.sh [build] [seconds]            (from the repo root)
 # With BASE_FRESHET=path/to/an/older/freshet the same settings run against it
@@ -38,11 +39,11 @@ awk -F'\t' '
 
 PID=""
 PORT=""
-start_server() {  # binary
+start_server() {  # binary [rows]
   local port_file=$OUT/hostile.port
   rm -f "$port_file"
   "$1" run --config examples/synthetic.yaml --set model.type=lr \
-    --set source.rows=1000000000 --http-port 0 --port-file "$port_file" \
+    --set source.rows="${2:-1000000000}" --http-port 0 --port-file "$port_file" \
     --stale-after-ms 100000000 > "$OUT/hostile_run.out" 2> "$OUT/hostile_run.err" &
   PID=$!
   for _ in $(seq 1 300); do [[ -s "$port_file" ]] && break; sleep 0.1; done
@@ -86,10 +87,20 @@ run_binary() {  # label binary
   echo "hostile/$label crowd+wrk   ${line#FRESHET }  $(grep -o 'Socket errors.*' "$OUT/hostile_${label}_crowd_wrk.txt" || echo 'socket errors none')"
   stop_server
 
-  start_server "$bin"
+  # Bombs against a job whose stream has ended: training's own growth would
+  # hide the server's memory. The base binary inflated each bomb whole
+  # (537 MB, 1.1 GB peak), so it gets BASE_BOMB_CONNS connections (2) only.
+  local conns=64
+  [[ "$label" == base ]] && conns=${BASE_BOMB_CONNS:-2}
+  start_server "$bin" 100000
+  for _ in $(seq 1 300); do
+    curl -s -m 5 "http://127.0.0.1:$PORT/statusz" | grep -q '"done": true' && break
+    sleep 0.3
+  done
+  sleep 1
   local rss0 peak=0 r
   rss0=$(rss_kib)
-  timeout $((SECS + 120)) python3 bench/hostile_client.py bombs --port "$PORT" --conns 64 \
+  timeout $((SECS + 120)) python3 bench/hostile_client.py bombs --port "$PORT" --conns "$conns" \
     --seconds "$SECS" > "$OUT/hostile_${label}_bombs.json" &
   local bomber=$!
   while kill -0 "$bomber" 2> /dev/null; do

@@ -201,6 +201,12 @@ struct DecodedBody {
           return false;
         }
         const size_t room = std::min<size_t>(64 << 10, cap - have);
+        if (have + room > body_.data.capacity()) {
+          // Grow geometrically, but never past the limit: the string's own
+          // doubling would hold up to twice the limit.
+          body_.data.reserve(std::min(
+              cap, std::max(have + room, 2 * body_.data.capacity())));
+        }
         body_.data.resize(have + room);
         zs_.next_out = reinterpret_cast<Bytef*>(body_.data.data() + have);
         zs_.avail_out = static_cast<uInt>(room);
