@@ -60,6 +60,44 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
 };
 
+FileType TypeOf(mode_t mode) {
+  if (S_ISREG(mode)) return FileType::kRegular;
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  return FileType::kOther;
+}
+
+FileInfo InfoOf(const struct stat& st) {
+  FileInfo info;
+  info.type = TypeOf(st.st_mode);
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.device = static_cast<uint64_t>(st.st_dev);
+  info.inode = static_cast<uint64_t>(st.st_ino);
+  return info;
+}
+
+absl::StatusOr<FileInfo> FstatInfo(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno);
+  return InfoOf(st);
+}
+
+// pread(2) until `n` bytes or the end of the file.
+absl::StatusOr<size_t> PreadFully(int fd, uint64_t offset, char* buf,
+                                  size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got =
+        ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno);
+    }
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
 class PosixSequentialFile final : public SequentialFile {
  public:
   explicit PosixSequentialFile(int fd) : fd_(fd) {}
@@ -78,6 +116,10 @@ class PosixSequentialFile final : public SequentialFile {
     }
     return absl::OkStatus();
   }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    return PreadFully(fd_, offset, buf, n);
+  }
+  absl::StatusOr<FileInfo> Stat() override { return FstatInfo(fd_); }
 
  private:
   const int fd_;
@@ -90,18 +132,7 @@ class PosixRandomAccessFile final : public RandomAccessFile {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
                                 size_t n) const override {
-    size_t done = 0;
-    while (done < n) {
-      const ssize_t got =
-          ::pread(fd_, buf + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno);
-      }
-      if (got == 0) break;
-      done += static_cast<size_t>(got);
-    }
-    return done;
+    return PreadFully(fd_, offset, buf, n);
   }
   absl::StatusOr<uint64_t> Size() const override {
     struct stat st;
@@ -117,12 +148,6 @@ absl::StatusOr<int> OpenFd(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno);
   return fd;
-}
-
-FileType TypeOf(mode_t mode) {
-  if (S_ISREG(mode)) return FileType::kRegular;
-  if (S_ISDIR(mode)) return FileType::kDirectory;
-  return FileType::kOther;
 }
 
 }  // namespace
@@ -216,10 +241,7 @@ absl::StatusOr<std::vector<DirEntry>> PosixFileSystem::ListDir(
 absl::StatusOr<FileInfo> PosixFileSystem::Stat(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno);
-  FileInfo info;
-  info.type = TypeOf(st.st_mode);
-  info.size = static_cast<uint64_t>(st.st_size);
-  return info;
+  return InfoOf(st);
 }
 
 absl::Status PosixFileSystem::SyncDir(const std::string& path) {

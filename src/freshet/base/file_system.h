@@ -43,8 +43,30 @@ class WritableFile {
   virtual absl::Status Close() = 0;
 };
 
+enum class FileType { kRegular, kDirectory, kOther };
+
+struct DirEntry {
+  std::string name;  // no folder part
+  FileType type = FileType::kOther;
+};
+
+struct FileInfo {
+  FileType type = FileType::kOther;
+  uint64_t size = 0;
+  // Which file it is: two paths (or a path and an open file) with the same
+  // device and inode are the same file, e.g. before and after a rename.
+  uint64_t device = 0;
+  uint64_t inode = 0;
+
+  bool SameFile(const FileInfo& o) const {
+    return device == o.device && inode == o.inode;
+  }
+};
+
 // A file read from its start (or an offset) to its end; reads past the end
-// of a growing file see what was appended since (follow mode).
+// of a growing file see what was appended since (follow mode). The file
+// stays readable after it is renamed or removed: it is the file that was
+// opened, not the path.
 class SequentialFile {
  public:
   virtual ~SequentialFile() = default;
@@ -52,6 +74,13 @@ class SequentialFile {
   virtual absl::StatusOr<size_t> Read(char* buf, size_t n) = 0;
   // Moves the read position `n` bytes on.
   virtual absl::Status Skip(uint64_t n) = 0;
+  // Reads up to `n` bytes at `offset` without moving the read position;
+  // returns how many (fewer only at the end of the file).
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
+                                        size_t n) = 0;
+  // What the open file is now (its size, device and inode), whatever its
+  // path has become.
+  virtual absl::StatusOr<FileInfo> Stat() = 0;
 };
 
 // A file read at offsets.
@@ -63,18 +92,6 @@ class RandomAccessFile {
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
                                         size_t n) const = 0;
   virtual absl::StatusOr<uint64_t> Size() const = 0;
-};
-
-enum class FileType { kRegular, kDirectory, kOther };
-
-struct DirEntry {
-  std::string name;  // no folder part
-  FileType type = FileType::kOther;
-};
-
-struct FileInfo {
-  FileType type = FileType::kOther;
-  uint64_t size = 0;
 };
 
 class FileSystem {

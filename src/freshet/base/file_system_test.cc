@@ -112,6 +112,32 @@ TEST_F(FileSystemTest, PosixWritesReadsAndLists) {
   EXPECT_TRUE(absl::IsNotFound(fsys.NewWritableFile(Path("x/y")).status()));
 }
 
+// Follow mode tells a rotated file by its identity and reads what an open
+// file still holds after its path was renamed or removed.
+TEST_F(FileSystemTest, OpenFileKeepsItsIdentityAcrossRenameAndRemoval) {
+  PosixFileSystem fsys;
+  ASSERT_TRUE(WriteFile(fsys, Path("log"), "abcdef", false).ok());
+  auto before = fsys.Stat(Path("log"));
+  ASSERT_TRUE(before.ok());
+  auto f = fsys.NewSequentialFile(Path("log"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(fsys.Rename(Path("log"), Path("log.1")).ok());
+  ASSERT_TRUE(WriteFile(fsys, Path("log"), "new", false).ok());
+  auto open = (*f)->Stat();
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->SameFile(*before));
+  EXPECT_TRUE(open->SameFile(*fsys.Stat(Path("log.1"))));
+  EXPECT_FALSE(open->SameFile(*fsys.Stat(Path("log"))));
+  EXPECT_EQ(open->size, 6u);
+
+  ASSERT_TRUE(fsys.RemoveAll(Path("log.1")).ok());
+  std::string buf(4, '\0');
+  EXPECT_EQ(*(*f)->ReadAt(3, buf.data(), 4), 3u);  // short at the end
+  EXPECT_EQ(buf.substr(0, 3), "def");
+  EXPECT_EQ(*(*f)->Read(buf.data(), 4), 4u);  // ReadAt did not move it
+  EXPECT_EQ(buf, "abcd");
+}
+
 TEST_F(FileSystemTest, NthWriteFails) {
   FaultInjectingFileSystem fsys;
   auto f = fsys.NewWritableFile(Path("f"));

@@ -90,6 +90,7 @@ absl::StatusOr<bool> ExampleReader::Next(Example* out, int timeout_ms) {
     if (next_ >= batch_.records.size()) {
       if (source_->AtEnd()) return false;
       RETURN_IF_ERROR(source_->Poll(kPollRecords, timeout_ms, &batch_));
+      CopyRotationCounters();
       next_ = 0;
       if (batch_.records.empty()) return false;
       continue;
@@ -103,6 +104,7 @@ absl::StatusOr<bool> ExampleReader::Next(Example* out, int timeout_ms) {
       if (has_pending_seek_) {
         has_pending_seek_ = false;
         RETURN_IF_ERROR(source_->Seek(pending_seek_));
+        CopyRotationCounters();
         batch_.Clear();
         next_ = 0;
       }
@@ -186,7 +188,16 @@ absl::Status ExampleReader::Seek(const StreamPosition& position) {
     pending_seek_ = position;
     return absl::OkStatus();
   }
-  return source_->Seek(position);
+  RETURN_IF_ERROR(source_->Seek(position));
+  CopyRotationCounters();
+  return absl::OkStatus();
+}
+
+void ExampleReader::CopyRotationCounters() {
+  const RotationCounters rotation = source_->rotation_counters();
+  counters_.rotations = rotation.rotations;
+  counters_.rotation_gaps = rotation.gaps;
+  counters_.rotation_lost_bytes = rotation.lost_bytes;
 }
 
 }  // namespace freshet

@@ -53,6 +53,12 @@ struct ReaderCounters {
   int64_t headers = 0;               // header lines skipped
   int64_t side_table_misses = 0;     // see RecordParser::side_table_misses()
   int64_t dead_letter_failures = 0;  // dead letters that could not be written
+  // The source's RotationCounters (a followed file log, see file_log.h):
+  // rotations noticed, those after which records may be missing, and the
+  // bytes seen but not read.
+  int64_t rotations = 0;
+  int64_t rotation_gaps = 0;
+  int64_t rotation_lost_bytes = 0;
 
   int64_t errors_of(RecordErrorKind kind) const {
     return errors_by_kind[static_cast<int>(kind)];
@@ -113,6 +119,8 @@ class ExampleReader {
                 std::unique_ptr<Sink> dead_letter);
 
   void Reject(const RecordBatch::Record& record, const absl::Status& status);
+  // Copies the source's rotation counters into counters_.
+  void CopyRotationCounters();
 
   std::unique_ptr<Source> source_;
   std::shared_ptr<const Schema> schema_;

@@ -16,6 +16,22 @@
 // appears (the writer has moved on, so the line is complete). Without follow
 // mode such a line is returned at the end of the stream.
 //
+// Rotations (follow mode; docs/data_formats.md has the full semantics). The
+// source tells a file by its identity (device and inode) and by the last
+// bytes it read before its read offset, and checks at the end of the data
+// and after every read:
+//   - renamed or replaced by another file (a new identity at the path), or
+//     removed: the open file is read to its end, then the new file is read
+//     from offset 0 (a single file that is gone is waited for). A file of a
+//     followed folder that turns up under another name is not read again;
+//   - truncated below the read offset (copytruncate), or rewritten in place
+//     (the bytes before the offset changed, whatever the new length): read
+//     again from offset 0. What the source had seen but not read is lost;
+//   - a new segment that sorts before the active one (late): read at once,
+//     then the active one goes on where it was.
+// Each is logged (FRESHET_LOG_WARN, with the file and what happened) and
+// counted (rotation_counters()). Without follow mode files are not watched.
+//
 // A line longer than max_record_bytes is not buffered whole: the source
 // returns its first max_record_bytes + 1 bytes (so that a parser with the same
 // limit rejects it as too long) and skips the rest, keeping memory bounded.
@@ -29,8 +45,12 @@
 #define FRESHET_DATA_FILE_LOG_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,25 +85,78 @@ class FileLogSource final : public Source {
   bool AtEnd() const override { return at_end_; }
   StreamPosition Position() const override;
   // An empty segment name means the first segment. Fails with NotFound when
-  // the segment does not exist, OutOfRange when the offset is past its end.
+  // the segment does not exist, OutOfRange when the offset is past its end;
+  // in follow mode both are rotations instead (see above): a folder goes on
+  // after the missing segment, a short segment is read from its start.
   absl::Status Seek(const StreamPosition& position) override;
+  RotationCounters rotation_counters() const override { return rotation_; }
 
  private:
+  // The (device, inode) of a file.
+  using FileId = std::pair<uint64_t, uint64_t>;
+  static FileId IdOf(const FileInfo& info) { return {info.device, info.inode}; }
+
+  // The active segment, set aside while a late segment is read.
+  struct SetAside {
+    std::string name;
+    std::unique_ptr<SequentialFile> file;
+    FileInfo info;
+    int64_t offset = 0;
+    int64_t read_pos = 0;
+    std::string tail;
+    std::string bytes;  // its unconsumed buffer (a partial line at most)
+    bool skipping = false;
+    std::string long_prefix;
+    int64_t long_start = 0;
+  };
+
   FileLogSource(std::string path, bool is_dir, const FileLogOptions& options);
 
-  // Lists the folder's segments into segments_.
+  // The file of segment `name`.
+  std::string SegmentPath(const std::string& name) const;
+  // Lists the folder's segments into segments_; in follow mode also tells
+  // new segments that sort before the active one (late) and files read
+  // before under a new name (renamed), and forgets what is gone.
   absl::Status ListSegments();
-  // Opens segments_[index] at `offset`.
-  absl::Status OpenSegment(size_t index, int64_t offset);
-  // Reads more bytes into the buffer. Returns the number read (0 at EOF).
-  absl::StatusOr<size_t> Fill();
-  // Called at the end of the current segment's data: moves to the next
-  // segment if one exists. Returns true if it moved.
-  absl::StatusOr<bool> NextSegment();
+  // The segment to read after the open one: the first late one, else the
+  // first after the active one in name order; empty when there is none.
+  std::string NextSegmentName() const;
+  // Opens segment `name` at `offset`.
+  absl::Status OpenSegment(const std::string& name, int64_t offset);
+  // Reads more bytes into the buffer. Returns whether there is more to look
+  // at: bytes were read, or (follow mode) the file was rewritten under the
+  // source and is read again from its start.
+  absl::StatusOr<bool> Fill();
+  // Follow mode: whether the bytes before read_pos_ are still those read.
+  absl::StatusOr<bool> TailUnchanged();
+  // Follow mode: the open file shrank below read_pos_ or changed before it;
+  // logs and counts what is lost and reads it again from offset 0.
+  absl::StatusOr<bool> Restart();
+  // Called at the end of the open segment's data: follow mode checks for
+  // rotations, then the source moves to the next segment (or a late one, or
+  // back from one) if there is one. Returns true if it changed anything.
+  absl::StatusOr<bool> EndOfData(RecordBatch* batch, std::vector<size_t>* ends);
+  // Follow mode, at the end of the open file's data: handles the file
+  // truncated, rewritten, renamed, replaced or removed. Returns true if it
+  // did.
+  absl::StatusOr<bool> CheckOpenFile(RecordBatch* batch,
+                                     std::vector<size_t>* ends);
+  // No file is open (an empty folder, a removed file): opens the next one
+  // when it exists. Returns true if it did.
+  absl::StatusOr<bool> OpenNext();
+  // Leaves the open segment, whose data is all read, for `next` (may be
+  // empty): back to the set-aside active segment after a late one, or on in
+  // name order. Returns true if it moved.
+  absl::StatusOr<bool> MoveOn(const std::string& next, RecordBatch* batch,
+                              std::vector<size_t>* ends);
+  void SetAsideActive();
+  void ResumeActive();
   // Appends one record covering [start, start+len) of the buffer (or the
   // pending long line) to the batch.
   void Emit(RecordBatch* batch, std::vector<size_t>* ends, const char* data,
             size_t len, int64_t start_offset);
+  // Emits what is left of the open segment as its final record.
+  void FlushPartial(RecordBatch* batch, std::vector<size_t>* ends);
 
   const std::string path_;
   const bool is_dir_;
@@ -91,16 +164,32 @@ class FileLogSource final : public Source {
 
   FileSystem* const fs_;
   std::vector<std::string> segments_;  // file names (folder) or base name
-  size_t segment_index_ = 0;
-  std::unique_ptr<SequentialFile> file_;  // the open segment
+  // Follow mode: segments that appeared sorting before the active one, not
+  // read yet, and segments that are files read already under a new name.
+  // Every other segment up to the active one was read.
+  std::set<std::string> late_;
+  std::set<std::string> renamed_;
+  // Follow mode: the identity of each listed segment when first listed, and
+  // the segment name of each file read or being read.
+  std::map<std::string, FileInfo> known_;
+  std::map<FileId, std::string> read_ids_;
+  std::optional<SetAside> set_aside_;
+
+  std::string current_;  // the open segment's name ("" before the first)
+  std::unique_ptr<SequentialFile> file_;  // the open segment; may be null
+  FileInfo file_info_;  // its identity; its size when last looked at
 
   // Unconsumed bytes are buf_[begin_, end_); buf_[begin_] is at file offset
-  // offset_ of the current segment.
+  // offset_ of the current segment and buf_[end_] at read_pos_.
   std::unique_ptr<char[]> buf_;
   size_t capacity_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
   int64_t offset_ = 0;
+  int64_t read_pos_ = 0;
+  // Follow mode: the last bytes before read_pos_, to tell a file rewritten
+  // in place.
+  std::string tail_;
 
   // A line longer than max_record_bytes: its kept prefix, its start, and
   // whether we are still skipping to its newline.
@@ -109,6 +198,7 @@ class FileLogSource final : public Source {
   int64_t long_start_ = 0;
 
   bool at_end_ = false;
+  RotationCounters rotation_;
 };
 
 class FileLogSink final : public Sink {

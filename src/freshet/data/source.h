@@ -53,6 +53,23 @@ struct RecordBatch {
   }
 };
 
+// What a source noticed of its files being rotated under it (a followed
+// file log; see file_log.h). Each one noticed is logged as a warning.
+struct RotationCounters {
+  // Rotations noticed: a file renamed, replaced, removed, truncated or
+  // rewritten in place, a segment that appeared sorting before the one being
+  // read, a resumed position in a segment that is gone or too short.
+  int64_t rotations = 0;
+  // Those after which records may be missing from the stream: a file
+  // truncated or rewritten in place (what was written to it after the
+  // source last looked and before it changed was never seen), a resumed
+  // position in a segment that is gone or too short.
+  int64_t gaps = 0;
+  // Bytes the source had seen (a held-back partial line, the size of the
+  // file before it shrank) but could not read: a lower bound of the loss.
+  int64_t lost_bytes = 0;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -78,6 +95,9 @@ class Source {
   virtual absl::Status Commit(const StreamPosition& position) {
     return absl::OkStatus();
   }
+
+  // Rotations noticed so far; zero for sources without files.
+  virtual RotationCounters rotation_counters() const { return {}; }
 };
 
 class Sink {

@@ -49,6 +49,9 @@ nlohmann::json StreamStats::ToJson(const ReaderCounters& c, int top_n) const {
   }
   out["errors_by_kind"] = by_kind;
   out["side_table_misses"] = c.side_table_misses;
+  out["rotations"] = c.rotations;
+  out["rotation_gaps"] = c.rotation_gaps;
+  out["rotation_lost_bytes"] = c.rotation_lost_bytes;
   nlohmann::json labels = nlohmann::json::object();
   for (int l = 0; l < s.num_labels(); ++l) {
     labels[s.label(l).name] = examples_ ? label_sum_[l] / examples_ : 0.0;
@@ -104,6 +107,15 @@ std::string StreamStats::ToText(const ReaderCounters& c, int top,
   if (c.side_table_misses > 0) {
     absl::StrAppendFormat(&text, "side-table misses %lld\n",
                           static_cast<long long>(c.side_table_misses));
+  }
+  if (c.rotations > 0) {
+    absl::StrAppendFormat(
+        &text,
+        "rotations    %lld (%lld with records possibly missing, %lld bytes "
+        "seen but not read)\n",
+        static_cast<long long>(c.rotations),
+        static_cast<long long>(c.rotation_gaps),
+        static_cast<long long>(c.rotation_lost_bytes));
   }
   if (s.num_slots() == 0) return text;
   absl::StrAppendFormat(&text, "\n%-14s %-12s %10s %12s %8s  %s\n", "slot",

@@ -32,6 +32,7 @@ class StreamStats {
 
   // The counts as JSON, the reader's counters of the same stream included:
   // records, examples, errors, errors_by_kind, side_table_misses,
+  // rotations, rotation_gaps, rotation_lost_bytes (see ReaderCounters),
   // label_rate (per label), event_time_ms {min, max} (when any record had
   // one), slots [{slot, table, distinct, values, empty, top [{id (16 hex
   // digits), count}]}] with the `top` most frequent ids of each slot (ties:
@@ -40,10 +41,10 @@ class StreamStats {
 
   // The same as text, as `freshet stats` prints it: "records ..." (with
   // the rate over `seconds`), "malformed ..." (by kind when any), a "label
-  // rate" line per label, "side-table misses ..." when any, then a table of
-  // the slots (slot, table, distinct, ids, empty, top ids with their
-  // counts) after an empty line when the schema has slots. Every line ends
-  // in a newline.
+  // rate" line per label, "side-table misses ..." and "rotations ..." when
+  // any, then a table of the slots (slot, table, distinct, ids, empty, top
+  // ids with their counts) after an empty line when the schema has slots.
+  // Every line ends in a newline.
   std::string ToText(const ReaderCounters& counters, int top,
                      double seconds) const;
 

@@ -99,12 +99,21 @@ TEST(StreamStatsTest, TextHasTheCountsLabelRatesAndATableOfSlots) {
   counters.errors = 1;
   counters.errors_by_kind[static_cast<int>(RecordErrorKind::kColumnCount)] = 1;
   counters.side_table_misses = 3;
+  counters.rotations = 2;
+  counters.rotation_gaps = 1;
+  counters.rotation_lost_bytes = 7;
   const std::string text = stats.ToText(counters, 0, 2.0);
   EXPECT_THAT(text, ::testing::StartsWith(
                         "records      5 (4 examples) in 2.00 s: 2 records/s\n"
                         "malformed    1 (column_count 1)\n"
                         "label rate   label 0.5000\n"
-                        "side-table misses 3\n\n"));
+                        "side-table misses 3\n"
+                        "rotations    2 (1 with records possibly missing, 7 "
+                        "bytes seen but not read)\n\n"));
+  const nlohmann::json with_rotations = stats.ToJson(counters, 0);
+  EXPECT_EQ(with_rotations["rotations"], 2);
+  EXPECT_EQ(with_rotations["rotation_gaps"], 1);
+  EXPECT_EQ(with_rotations["rotation_lost_bytes"], 7);
   EXPECT_THAT(text, ::testing::HasSubstr(
                         "\nuser           user                  2            "
                         "4        0  \n"));

@@ -161,6 +161,21 @@ void EmbeddedJob::AppendMetrics(std::string* out) const {
   line("freshet_train_non_finite_examples_total", "counter",
        "Examples of batches skipped for a non-finite score or gradient",
        static_cast<double>(p.non_finite));
+  line("freshet_source_records_total", "counter",
+       "Records read, malformed ones included", static_cast<double>(p.records));
+  line("freshet_source_malformed_records_total", "counter",
+       "Malformed records (dead letters)", static_cast<double>(p.malformed));
+  line("freshet_source_rotations_total", "counter",
+       "Source files rotated, rewritten or removed under the reader, and late "
+       "segments",
+       static_cast<double>(p.rotations));
+  line("freshet_source_rotation_gaps_total", "counter",
+       "Rotations after which records may be missing (truncated or rewritten "
+       "files, resumed positions in files that changed)",
+       static_cast<double>(p.rotation_gaps));
+  line("freshet_source_rotation_lost_bytes_total", "counter",
+       "Bytes of rotated files seen but not read (a lower bound)",
+       static_cast<double>(p.rotation_lost_bytes));
   line("freshet_train_examples_per_second", "gauge",
        "Training throughput since start", p.examples_per_sec);
   line("freshet_train_progressive_auc", "gauge", "Cumulative progressive AUC",

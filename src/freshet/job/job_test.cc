@@ -103,6 +103,9 @@ TEST_F(JobTest, EmbeddedJobTrainsSyncsAndServesItsStatus) {
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("freshet_train_examples_total 2000\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("freshet_source_rotations_total 0\n"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("freshet_source_rotation_lost_bytes_total 0\n"));
   EXPECT_THAT(metrics->body, HasSubstr("freshet_sync_published_batches_total"));
   // No checkpoint folder: the admin call says how to get one.
   httplib::Headers auth = {{"Authorization", "Bearer secret"}};

@@ -79,6 +79,15 @@ std::string TrainingSummaryText(const std::string& model_type,
       model_type, static_cast<long long>(p.examples),
       static_cast<long long>(p.records), static_cast<long long>(p.malformed),
       p.seconds, p.examples_per_sec);
+  if (p.rotations > 0) {
+    absl::StrAppendFormat(
+        &text,
+        "rotations    %lld of the source's files (%lld with records possibly "
+        "missing, %lld bytes seen but not read)\n",
+        static_cast<long long>(p.rotations),
+        static_cast<long long>(p.rotation_gaps),
+        static_cast<long long>(p.rotation_lost_bytes));
+  }
   absl::StrAppendFormat(
       &text, "progressive  auc %.4f  logloss %.4f  calibration %.3f\n", p.auc,
       p.logloss, p.calibration);
@@ -105,6 +114,9 @@ nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
           {"records", p.records},
           {"malformed", p.malformed},
           {"non_finite", p.non_finite},
+          {"rotations", p.rotations},
+          {"rotation_gaps", p.rotation_gaps},
+          {"rotation_lost_bytes", p.rotation_lost_bytes},
           {"seconds", p.seconds},
           {"examples_per_sec", num(p.examples_per_sec)},
           {"logloss", num(p.logloss)},

@@ -27,11 +27,17 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   p.table_rows = 333;
   p.table_bytes = 4096;
   p.position = "criteo.tsv:1234";
+  p.rotations = 3;
+  p.rotation_gaps = 1;
+  p.rotation_lost_bytes = 17;
   nlohmann::json j = TrainingMetricsJson(p, 0xabcULL, 1.25);
   EXPECT_EQ(j["examples"], 1200);
   EXPECT_EQ(j["records"], 1210);
   EXPECT_EQ(j["malformed"], 10);
   EXPECT_EQ(j["non_finite"], 8);
+  EXPECT_EQ(j["rotations"], 3);
+  EXPECT_EQ(j["rotation_gaps"], 1);
+  EXPECT_EQ(j["rotation_lost_bytes"], 17);
   EXPECT_EQ(j["seconds"], 2.5);
   EXPECT_EQ(j["examples_per_sec"], 480);
   EXPECT_EQ(j["logloss"], 0.5);
@@ -44,7 +50,7 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   EXPECT_EQ(j["position"], "criteo.tsv:1234");
   EXPECT_EQ(j["digest"], "0000000000000abc");
   EXPECT_EQ(j["dense_gflops"], 1.25);
-  EXPECT_EQ(j.size(), 16u);
+  EXPECT_EQ(j.size(), 19u);
 }
 
 // Before any example the metrics are not numbers: null, not NaN (which is
@@ -106,6 +112,24 @@ TEST(TrainingSummaryTextTest, OneLineEachAndTheCheckpointWhenThereIsOne) {
       head + "last window  auc 0.8000  logloss 0.4500  (1200 examples)\n" +
           tail +
           "checkpoint   ckpt-0000000002 (full, 333 rows, 4.0 KiB) in /c\n");
+}
+
+// Rotations of the source's files get a line of their own, when there were
+// any.
+TEST(TrainingSummaryTextTest, RotationsWhenThereWereAny) {
+  TrainerProgress p = SomeProgress();
+  p.rotations = 2;
+  p.rotation_gaps = 1;
+  p.rotation_lost_bytes = 40;
+  EXPECT_EQ(TrainingSummaryText("deepfm", p, 1000, 0xabc, ""),
+            "trained deepfm on 1200 examples (1210 records, 10 malformed) in "
+            "2.50 s: 480 examples/s\n"
+            "rotations    2 of the source's files (1 with records possibly "
+            "missing, 40 bytes seen but not read)\n"
+            "progressive  auc 0.7500  logloss 0.5000  calibration 1.010\n"
+            "last window  auc 0.8000  logloss 0.4500  (1000 examples)\n"
+            "tables       333 rows, 4.0 KiB\n"
+            "digest       0000000000000abc\n");
 }
 
 }  // namespace

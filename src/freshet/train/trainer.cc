@@ -26,9 +26,8 @@ struct Trainer::Batch {
   std::vector<Example> examples;
   size_t size = 0;
   int64_t event_time_ms = 0;  // the latest event time in the batch
-  int64_t records = 0;        // reader counters after this batch
-  int64_t malformed = 0;
-  std::string position;  // stream position after this batch
+  ReaderCounters counters;    // the reader's after this batch
+  std::string position;       // stream position after this batch
 };
 
 // One compute thread's slice of a batch (for the dense part) and its scratch
@@ -310,8 +309,11 @@ absl::Status Trainer::LogWindow(int64_t event_time_ms) {
 void Trainer::UpdateProgress(double now, bool final) {
   TrainerProgress p;
   p.examples = examples_;
-  p.records = records_;
-  p.malformed = malformed_;
+  p.records = counters_.records;
+  p.malformed = counters_.errors;
+  p.rotations = counters_.rotations;
+  p.rotation_gaps = counters_.rotation_gaps;
+  p.rotation_lost_bytes = counters_.rotation_lost_bytes;
   p.non_finite = non_finite_examples_;
   p.seconds = now - start_;
   p.examples_per_sec =
@@ -370,8 +372,7 @@ absl::Status Trainer::Run(
         batch.event_time_ms =
             std::max(batch.event_time_ms, batch.examples[i].event_time_ms);
       }
-      batch.records = reader_->counters().records;
-      batch.malformed = reader_->counters().errors;
+      batch.counters = reader_->counters();
       batch.position = reader_->Position().ToString();
       if (!full.Push(std::move(*b))) break;
     }
@@ -406,8 +407,7 @@ absl::Status Trainer::Run(
     status = TrainBatch(**b);
     if (!status.ok()) break;
     examples_ += (*b)->size;
-    records_ = (*b)->records;
-    malformed_ = (*b)->malformed;
+    counters_ = (*b)->counters;
     position_ = (*b)->position;
     if (options_.after_batch) {
       options_.after_batch(*store_, examples_, batch_start);

@@ -70,6 +70,11 @@ struct TrainerProgress {
   int64_t examples = 0;  // examples trained on
   int64_t records = 0;   // records read, malformed ones included
   int64_t malformed = 0;
+  // The source's rotations noticed, those after which records may be
+  // missing, and the bytes seen but not read (ReaderCounters).
+  int64_t rotations = 0;
+  int64_t rotation_gaps = 0;
+  int64_t rotation_lost_bytes = 0;
   // Examples of batches whose updates were skipped because a score or
   // gradient was not finite (counted in `examples` all the same).
   int64_t non_finite = 0;
@@ -157,8 +162,7 @@ class Trainer {
   double start_ = 0;
   int64_t examples_ = 0;
   int64_t resumed_examples_ = 0;  // examples_ at Resume()
-  int64_t records_ = 0;
-  int64_t malformed_ = 0;
+  ReaderCounters counters_;       // the reader's, as of the last batch trained
   int64_t non_finite_batches_ = 0;
   int64_t non_finite_examples_ = 0;
   std::string position_;
