@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace freshet {
 namespace {
 
@@ -63,6 +65,24 @@ void FaultInjectingFileSystem::FailRenames(bool fail) {
   fail_renames_ = fail;
 }
 
+void FaultInjectingFileSystem::FailListings(bool fail) {
+  MutexLock lock(&mu_);
+  fail_listings_ = fail;
+}
+
+absl::StatusOr<std::vector<DirEntry>> FaultInjectingFileSystem::ListDir(
+    const std::string& path) {
+  {
+    MutexLock lock(&mu_);
+    if (fail_listings_) {
+      ++failures_;
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": Too many open files"));
+    }
+  }
+  return base_->ListDir(path);
+}
+
 void FaultInjectingFileSystem::SetSpaceBudget(std::optional<int64_t> bytes) {
   MutexLock lock(&mu_);
   space_ = bytes;
@@ -73,6 +93,7 @@ void FaultInjectingFileSystem::ClearFaults() {
   fail_write_at_ = 0;
   fail_prefixes_.clear();
   fail_renames_ = false;
+  fail_listings_ = false;
   space_.reset();
 }
 

@@ -7,6 +7,8 @@
 //   - FailWritesUnder(prefix): every Append() to a path starting with
 //     `prefix` fails;
 //   - FailRenames(true): every Rename() fails;
+//   - FailListings(true): every ListDir() fails with ResourceExhausted "Too
+//     many open files", as when the process is out of descriptors;
 //   - SetSpaceBudget(bytes): a full disk. Appends use the space up and
 //     removing or truncating a file written through this file system gives
 //     its bytes back; an Append() that does not fit writes what fits and
@@ -44,6 +46,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   void FailNthWrite(int64_t n);
   void FailWritesUnder(std::string prefix);
   void FailRenames(bool fail);
+  void FailListings(bool fail);
   // Free space in bytes; nullopt: unlimited.
   void SetSpaceBudget(std::optional<int64_t> bytes);
   // Clears every fault (the synced lengths are kept).
@@ -79,9 +82,7 @@ class FaultInjectingFileSystem final : public FileSystem {
     return base_->CreateDirs(path);
   }
   absl::StatusOr<std::vector<DirEntry>> ListDir(
-      const std::string& path) override {
-    return base_->ListDir(path);
-  }
+      const std::string& path) override;
   absl::StatusOr<FileInfo> Stat(const std::string& path) override {
     return base_->Stat(path);
   }
@@ -118,6 +119,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   int64_t fail_write_at_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none
   std::vector<std::string> fail_prefixes_ ABSL_GUARDED_BY(mu_);
   bool fail_renames_ ABSL_GUARDED_BY(mu_) = false;
+  bool fail_listings_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<int64_t> space_ ABSL_GUARDED_BY(mu_);
   int64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
 };

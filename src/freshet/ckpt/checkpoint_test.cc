@@ -140,6 +140,22 @@ TEST(ManifestTest, DeeplyNestedManifestIsDataLossNotACrash) {
               ::testing::HasSubstr("nested deeper than 8 levels"));
 }
 
+TEST(ManifestTest, AHugeManifestIsDataLossNotAnAllocation) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "huge_manifest";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / kManifestFileName, std::ios::binary);
+    const std::string block(1 << 20, ' ');
+    for (size_t i = 0; i <= kMaxManifestBytes >> 20; ++i) out << block;
+  }
+  absl::StatusOr<Manifest> m = ReadManifest(dir.string());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(m.status().message()),
+              ::testing::HasSubstr("larger than"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ManifestTest, RoundTripsAndDetectsEdits) {
   Manifest m;
   m.id = 12;

@@ -164,6 +164,12 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& checkpoint_dir,
     }
     if (*n == 0) break;
     text.append(buf, *n);
+    if (text.size() > kMaxManifestBytes) {
+      // A manifest lists a few files per table; this is damage, refused
+      // before it is held in memory whole.
+      return absl::DataLossError(absl::StrCat(
+          path, ": bad manifest: larger than ", kMaxManifestBytes, " bytes"));
+    }
   }
   return DecodeManifest(text, path);
 }

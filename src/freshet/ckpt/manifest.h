@@ -19,6 +19,8 @@ namespace freshet {
 
 inline constexpr int kCheckpointFormatVersion = 1;
 inline constexpr char kManifestFileName[] = "MANIFEST.json";
+// The largest MANIFEST.json read; a bigger one is refused as damage.
+inline constexpr size_t kMaxManifestBytes = size_t{16} << 20;
 
 enum class CheckpointKind { kFull, kIncremental };
 

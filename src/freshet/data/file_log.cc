@@ -431,7 +431,21 @@ absl::StatusOr<bool> FileLogSource::EndOfData(RecordBatch* batch,
     if (changed) return true;
   }
   if (!is_dir_) return false;
-  if (options_.follow) RETURN_IF_ERROR(ListSegments());
+  if (options_.follow) {
+    absl::Status listed = ListSegments();
+    if (!listed.ok()) {
+      // Out of descriptors, a folder being replaced: a followed folder is
+      // listed again at the next poll, and the stream goes on meanwhile.
+      ++list_failures_;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_list_warning_ > std::chrono::seconds(10)) {
+        last_list_warning_ = now;
+        FRESHET_LOG_WARN("{}; retrying at each poll ({} failures so far)",
+                         std::string(listed.message()), list_failures_);
+      }
+      return false;
+    }
+  }
   const std::string next = NextSegmentName();
   if (next.empty() && !set_aside_) return false;
   // Catch bytes appended between the read and the listing.

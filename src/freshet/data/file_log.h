@@ -44,6 +44,7 @@
 #ifndef FRESHET_DATA_FILE_LOG_H_
 #define FRESHET_DATA_FILE_LOG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -90,6 +91,9 @@ class FileLogSource final : public Source {
   // after the missing segment, a short segment is read from its start.
   absl::Status Seek(const StreamPosition& position) override;
   RotationCounters rotation_counters() const override { return rotation_; }
+  // Follow mode: listings of the folder that failed (and were retried at
+  // the next poll instead of ending the stream).
+  int64_t list_failures() const { return list_failures_; }
 
  private:
   // The (device, inode) of a file.
@@ -198,6 +202,8 @@ class FileLogSource final : public Source {
   int64_t long_start_ = 0;
 
   bool at_end_ = false;
+  int64_t list_failures_ = 0;
+  std::chrono::steady_clock::time_point last_list_warning_{};
   RotationCounters rotation_;
 };
 

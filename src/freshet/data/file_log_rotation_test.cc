@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "freshet/base/fault_injecting_file_system.h"
 #include "freshet/base/log_capture.h"
 #include "freshet/data/data_test_util.h"
 #include "freshet/data/example_reader.h"
@@ -383,6 +384,41 @@ TEST(FileLogRotationTest, ReaderCountsRotationsAndLostBytes) {
   EXPECT_EQ(c.rotations, 1);
   EXPECT_EQ(c.rotation_gaps, 1);
   EXPECT_EQ(c.rotation_lost_bytes, 3);  // "1\t2"
+}
+
+}  // namespace
+}  // namespace freshet
+
+namespace freshet {
+namespace {
+
+// Out of descriptors (a crowd of connections, say), a followed folder cannot
+// be listed for a while: the stream waits and goes on, nothing is lost.
+TEST(FileLogFollowTest, AFailedListingIsRetriedNotFatal) {
+  TempDir dir;
+  WriteFile(dir.File("seg-0001"), "a\nb\n");
+  FaultInjectingFileSystem fsys;
+  FileLogOptions options;
+  options.follow = true;
+  options.poll_interval_ms = 1;
+  options.file_system = &fsys;
+  auto opened = FileLogSource::Open(dir.path(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<FileLogSource> source = *std::move(opened);
+  EXPECT_THAT(Read(source.get(), 2), ElementsAre("a", "b"));
+
+  LogCapture log;
+  fsys.FailListings(true);
+  WriteFile(dir.File("seg-0002"), "c\n");
+  RecordBatch batch;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(source->Poll(100, 5, &batch).ok());
+    EXPECT_TRUE(batch.records.empty());
+  }
+  EXPECT_GE(source->list_failures(), 1);
+  EXPECT_THAT(log.text(), HasSubstr("Too many open files"));
+  fsys.FailListings(false);
+  EXPECT_THAT(Read(source.get(), 1), ElementsAre("c"));
 }
 
 }  // namespace
