@@ -28,8 +28,13 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result RunFreshet(const std::string& args) {
+// Runs `freshet ARGS`, killed after `timeout_s` when positive (exit code
+// 124, as timeout(1) reports it).
+Result RunFreshet(const std::string& args, double timeout_s = 0) {
   std::string cmd = std::string(FRESHET_BINARY) + " " + args + " 2>&1";
+  if (timeout_s > 0) {
+    cmd = "timeout -s KILL " + std::to_string(timeout_s) + " " + cmd;
+  }
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -172,6 +177,49 @@ TEST_F(CliTest, ConfigErrorsNameFileLineAndField) {
                               " --data " + Path("missing.tsv"));
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_THAT(missing.output, HasSubstr("missing.tsv"));
+}
+
+// A NaN passes a `< 0` check: `freshet run --duration-s nan` served for
+// ever. Every number flag refuses nan, inf and values out of its range with
+// a message that names the flag and the range, before doing any work.
+TEST_F(CliTest, NumberFlagsRefuseNanInfinityAndNegatives) {
+  const std::string job = " --config " + Example("synthetic.yaml");
+  struct Case {
+    std::string args;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"run" + job + " --http-port 0 --duration-s nan",
+       "--duration-s: expected a finite number >= 0, got 'nan'"},
+      {"run" + job + " --http-port 0 --duration-s inf",
+       "--duration-s: expected a finite number >= 0, got 'inf'"},
+      {"run" + job + " --http-port 0 --duration-s -1",
+       "--duration-s: expected a finite number >= 0, got '-1'"},
+      {"serve" + job + " --checkpoint " + Path("none") + " --duration-s NaN",
+       "--duration-s: expected a finite number >= 0, got 'NaN'"},
+      {"serve" + job + " --checkpoint " + Path("none") + " --reload-every nan",
+       "--reload-every: expected a finite number >= 0, got 'nan'"},
+      {"ckpt now --addr 127.0.0.1:1 --token t --timeout-s nan",
+       "--timeout-s: expected a finite number > 0, got 'nan'"},
+      {"gen --kind impressions --rows 10 --out " + Path("g") +
+           " --drift-at nan",
+       "--drift-at: expected a finite number in 0..1, got 'nan'"},
+      {"gen --kind criteo --rows 10 --out " + Path("g.tsv") + " --ctr inf",
+       "--ctr: expected a finite number in 0.001..0.999, got 'inf'"},
+      {"train" + job + " --max-examples -5",
+       "--max-examples: expected a finite number >= 0, got '-5'"},
+  };
+  for (const Case& c : cases) {
+    Result r = RunFreshet(c.args, 60);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.exit_code, 124) << c.args << ": still running after 60 s";
+    EXPECT_THAT(r.output, HasSubstr(c.expected)) << c.args;
+  }
+  // A finite duration still stops the command.
+  Result ok = RunFreshet(
+      "run" + job + " --http-port 0 --set source.rows=2000 --duration-s 0.5",
+      60);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
 TEST_F(CliTest, TrainFollowsAGrowingLogAndStopsOnSigterm) {

@@ -114,7 +114,7 @@ CommandRunner SetupTrain(CLI::App& app) {
                 "One compute thread and fixed seeds: bit-identical runs");
   cmd->add_option("--max-examples", opt->max_examples,
                   "Stop after this many examples (0: the whole stream)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   cmd->add_option("--checkpoint-dir", opt->job.checkpoint_dir,
                   "Checkpoint folder (checkpoint.dir): resume from its newest "
                   "good checkpoint, write checkpoints per the job's "
