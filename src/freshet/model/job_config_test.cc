@@ -116,10 +116,12 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(defaults->checkpoint.every_examples, 0);
   EXPECT_TRUE(defaults->checkpoint.on_exit);
   EXPECT_EQ(defaults->serve.admin_token, "");
-  auto job = Parse(
-      kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
-             "checkpoint.every_examples=100000", "checkpoint.full_every=4",
-             "checkpoint.on_exit=false", "serve.admin_token=abc"});
+  EXPECT_EQ(defaults->checkpoint.max_write_mbps, 150);
+  auto job =
+      Parse(kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
+                   "checkpoint.every_examples=100000",
+                   "checkpoint.full_every=4", "checkpoint.on_exit=false",
+                   "serve.admin_token=abc", "checkpoint.max_write_mbps=25.5"});
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->checkpoint.dir, "/jobs/ckpt");
   EXPECT_EQ(job->checkpoint.every_ms, 120000);
@@ -127,6 +129,10 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(job->checkpoint.full_every, 4);
   EXPECT_FALSE(job->checkpoint.on_exit);
   EXPECT_EQ(job->serve.admin_token, "abc");
+  EXPECT_EQ(job->checkpoint.max_write_mbps, 25.5);
+  auto unpaced = Parse(kJob, {"checkpoint.max_write_mbps=0"});
+  ASSERT_TRUE(unpaced.ok()) << unpaced.status();
+  EXPECT_EQ(unpaced->checkpoint.max_write_mbps, 0);
 }
 
 // Finding a list element by name past a short-form element (a scalar, "- C1")
