@@ -222,6 +222,47 @@ TEST_F(CliTest, NumberFlagsRefuseNanInfinityAndNegatives) {
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
+// /dev/full takes the open and fails every write with ENOSPC. A window log
+// there no longer stops training (it did at the first window): its lines
+// are counted in the summary and the metrics file. A metrics file there is
+// no longer lost without a word (the buffered stream reported success).
+TEST_F(CliTest, SideFilesThatCannotBeWrittenAreReportedNotFatal) {
+  const std::string job = " --config " + Example("synthetic.yaml") +
+                          " --set source.rows=3000 --set "
+                          "train.window_examples=1000";
+  Result windows = RunFreshet("train" + job + " --window-log /dev/full " +
+                                  "--metrics-json " + Path("m.json"),
+                              120);
+  EXPECT_EQ(windows.exit_code, 0) << windows.output;
+  EXPECT_THAT(windows.output, HasSubstr("trained deepfm on 3000 examples"));
+  EXPECT_THAT(windows.output,
+              HasSubstr("side writes  3 window-log lines, 0 dead letters not "
+                        "written; training went on"));
+  EXPECT_THAT(windows.output, HasSubstr("No space left on device"));
+  nlohmann::json m = nlohmann::json::parse(ReadFile(Path("m.json")));
+  EXPECT_EQ(m["examples"], 3000);
+  EXPECT_EQ(m["window_log_failures"], 3);
+
+  Result metrics = RunFreshet("train" + job + " --metrics-json /dev/full", 120);
+  EXPECT_EQ(metrics.exit_code, 1) << metrics.output;
+  EXPECT_THAT(metrics.output, HasSubstr("trained deepfm on 3000 examples"));
+  EXPECT_THAT(metrics.output,
+              HasSubstr("--metrics-json /dev/full not written: No space left "
+                        "on device"));
+
+  Result freshness = RunFreshet("run" + job +
+                                    " --http-port 0 --duration-s 3 "
+                                    "--freshness-json /dev/full "
+                                    "--window-log /dev/full",
+                                120);
+  EXPECT_EQ(freshness.exit_code, 1) << freshness.output;
+  EXPECT_THAT(freshness.output, HasSubstr("serving      "));
+  EXPECT_THAT(freshness.output,
+              HasSubstr("--freshness-json /dev/full not written"));
+  // How many windows training reached in 3 s depends on the machine.
+  EXPECT_THAT(freshness.output, HasSubstr("side writes  "));
+}
+
 TEST_F(CliTest, TrainFollowsAGrowingLogAndStopsOnSigterm) {
   ASSERT_EQ(RunFreshet("gen --kind criteo --rows 2000 --seed 6 --out " +
                        Path("all.tsv"))

@@ -28,6 +28,7 @@ struct Trainer::Batch {
   int64_t event_time_ms = 0;  // the latest event time in the batch
   int64_t records = 0;        // reader counters after this batch
   int64_t malformed = 0;
+  int64_t dead_letter_failures = 0;
   std::string position;  // stream position after this batch
 };
 
@@ -159,11 +160,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       store, store, schema, t->dense_->shape(), layout.slots, dims);
   t->dparams_.resize(t->dense_->num_params());
   if (!options.window_log.empty()) {
-    t->window_log_ = std::make_unique<std::ofstream>(options.window_log);
-    if (!*t->window_log_) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot write the window log ", options.window_log));
+    absl::StatusOr<std::unique_ptr<WritableFile>> log =
+        FileSystem::OrDefault(options.file_system)
+            ->NewWritableFile(options.window_log);
+    if (!log.ok()) {
+      return absl::Status(
+          log.status().code(),
+          absl::StrCat("cannot write the window log ", options.window_log, ": ",
+                       log.status().message()));
     }
+    t->window_log_ = std::move(*log);
     t->next_window_log_ = job.train.window_examples;
   }
   return t;
@@ -289,22 +295,32 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::LogWindow(int64_t event_time_ms) {
+void Trainer::LogWindow(int64_t event_time_ms) {
   auto num = [](double v) {
     return std::isfinite(v) ? absl::StrCat(v) : std::string("null");
   };
-  *window_log_ << "{\"examples\": " << examples_
-               << ", \"event_time_ms\": " << event_time_ms
-               << ", \"window_auc\": " << num(metrics_->WindowAuc())
-               << ", \"window_logloss\": " << num(metrics_->WindowLogLoss())
-               << ", \"auc\": " << num(metrics_->Auc())
-               << ", \"logloss\": " << num(metrics_->LogLoss()) << "}"
-               << std::endl;  // a line is visible as soon as its window ends
-  if (!*window_log_) {
-    return absl::DataLossError(
-        absl::StrCat("cannot write the window log ", options_.window_log));
+  // A failed write may have left part of its line: the next line starts on
+  // a line of its own.
+  const std::string line = absl::StrCat(
+      window_log_failures_ > 0 ? "\n" : "", "{\"examples\": ", examples_,
+      ", \"event_time_ms\": ", event_time_ms,
+      ", \"window_auc\": ", num(metrics_->WindowAuc()),
+      ", \"window_logloss\": ", num(metrics_->WindowLogLoss()),
+      ", \"auc\": ", num(metrics_->Auc()),
+      ", \"logloss\": ", num(metrics_->LogLoss()), "}\n");
+  // Append() hands the line to the OS at once: it is visible as soon as its
+  // window ends.
+  const absl::Status written = window_log_->Append(line);
+  if (written.ok()) return;
+  ++window_log_failures_;
+  if (window_log_failures_ == 1 || window_log_failures_ % 100 == 0) {
+    FRESHET_LOG_WARN(
+        "window log {}: the line after {} examples not written: {}; training "
+        "goes on ({} lines lost so far; further failures are logged every "
+        "100th)",
+        options_.window_log, examples_, std::string(written.message()),
+        window_log_failures_);
   }
-  return absl::OkStatus();
 }
 
 void Trainer::UpdateProgress(double now, bool final) {
@@ -313,6 +329,8 @@ void Trainer::UpdateProgress(double now, bool final) {
   p.records = records_;
   p.malformed = malformed_;
   p.non_finite = non_finite_examples_;
+  p.window_log_failures = window_log_failures_;
+  p.dead_letter_failures = dead_letter_failures_;
   p.seconds = now - start_;
   p.examples_per_sec =
       p.seconds > 0 ? (examples_ - resumed_examples_) / p.seconds : 0;
@@ -372,6 +390,7 @@ absl::Status Trainer::Run(
       }
       batch.records = reader_->counters().records;
       batch.malformed = reader_->counters().errors;
+      batch.dead_letter_failures = reader_->counters().dead_letter_failures;
       batch.position = reader_->Position().ToString();
       if (!full.Push(std::move(*b))) break;
     }
@@ -408,13 +427,13 @@ absl::Status Trainer::Run(
     examples_ += (*b)->size;
     records_ = (*b)->records;
     malformed_ = (*b)->malformed;
+    dead_letter_failures_ = (*b)->dead_letter_failures;
     position_ = (*b)->position;
     if (options_.after_batch) {
       options_.after_batch(*store_, examples_, batch_start);
     }
     if (window_log_ && examples_ >= next_window_log_) {
-      status = LogWindow((*b)->event_time_ms);
-      if (!status.ok()) break;
+      LogWindow((*b)->event_time_ms);
       next_window_log_ += job_.train.window_examples;
     }
     free.Push(std::move(*b));
