@@ -301,16 +301,17 @@ void Trainer::LogWindow(int64_t event_time_ms) {
   };
   // A failed write may have left part of its line: the next line starts on
   // a line of its own.
-  const std::string line = absl::StrCat(
-      window_log_failures_ > 0 ? "\n" : "", "{\"examples\": ", examples_,
-      ", \"event_time_ms\": ", event_time_ms,
-      ", \"window_auc\": ", num(metrics_->WindowAuc()),
-      ", \"window_logloss\": ", num(metrics_->WindowLogLoss()),
-      ", \"auc\": ", num(metrics_->Auc()),
-      ", \"logloss\": ", num(metrics_->LogLoss()), "}\n");
+  const std::string line =
+      absl::StrCat(window_log_torn_ ? "\n" : "", "{\"examples\": ", examples_,
+                   ", \"event_time_ms\": ", event_time_ms,
+                   ", \"window_auc\": ", num(metrics_->WindowAuc()),
+                   ", \"window_logloss\": ", num(metrics_->WindowLogLoss()),
+                   ", \"auc\": ", num(metrics_->Auc()),
+                   ", \"logloss\": ", num(metrics_->LogLoss()), "}\n");
   // Append() hands the line to the OS at once: it is visible as soon as its
   // window ends.
   const absl::Status written = window_log_->Append(line);
+  window_log_torn_ = !written.ok();
   if (written.ok()) return;
   ++window_log_failures_;
   if (window_log_failures_ == 1 || window_log_failures_ % 100 == 0) {

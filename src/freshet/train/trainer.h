@@ -181,6 +181,7 @@ class Trainer {
   std::unique_ptr<WritableFile> window_log_;
   int64_t next_window_log_ = 0;
   int64_t window_log_failures_ = 0;
+  bool window_log_torn_ = false;  // the last line failed, maybe half written
   int64_t dead_letter_failures_ = 0;
 };
 
