@@ -28,8 +28,13 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result RunFreshet(const std::string& args) {
+// Runs `freshet ARGS`, killed after `timeout_s` when positive (exit code
+// 124, as timeout(1) reports it).
+Result RunFreshet(const std::string& args, double timeout_s = 0) {
   std::string cmd = std::string(FRESHET_BINARY) + " " + args + " 2>&1";
+  if (timeout_s > 0) {
+    cmd = "timeout -s KILL " + std::to_string(timeout_s) + " " + cmd;
+  }
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -172,6 +177,90 @@ TEST_F(CliTest, ConfigErrorsNameFileLineAndField) {
                               " --data " + Path("missing.tsv"));
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_THAT(missing.output, HasSubstr("missing.tsv"));
+}
+
+// A NaN passes a `< 0` check: `freshet run --duration-s nan` served for
+// ever. Every number flag refuses nan, inf and values out of its range with
+// a message that names the flag and the range, before doing any work.
+TEST_F(CliTest, NumberFlagsRefuseNanInfinityAndNegatives) {
+  const std::string job = " --config " + Example("synthetic.yaml");
+  struct Case {
+    std::string args;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"run" + job + " --http-port 0 --duration-s nan",
+       "--duration-s: expected a finite number >= 0, got 'nan'"},
+      {"run" + job + " --http-port 0 --duration-s inf",
+       "--duration-s: expected a finite number >= 0, got 'inf'"},
+      {"run" + job + " --http-port 0 --duration-s -1",
+       "--duration-s: expected a finite number >= 0, got '-1'"},
+      {"serve" + job + " --checkpoint " + Path("none") + " --duration-s NaN",
+       "--duration-s: expected a finite number >= 0, got 'NaN'"},
+      {"serve" + job + " --checkpoint " + Path("none") + " --reload-every nan",
+       "--reload-every: expected a finite number >= 0, got 'nan'"},
+      {"ckpt now --addr 127.0.0.1:1 --token t --timeout-s nan",
+       "--timeout-s: expected a finite number > 0, got 'nan'"},
+      {"gen --kind impressions --rows 10 --out " + Path("g") +
+           " --drift-at nan",
+       "--drift-at: expected a finite number in 0..1, got 'nan'"},
+      {"gen --kind criteo --rows 10 --out " + Path("g.tsv") + " --ctr inf",
+       "--ctr: expected a finite number in 0.001..0.999, got 'inf'"},
+      {"train" + job + " --max-examples -5",
+       "--max-examples: expected a finite number >= 0, got '-5'"},
+  };
+  for (const Case& c : cases) {
+    Result r = RunFreshet(c.args, 60);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.exit_code, 124) << c.args << ": still running after 60 s";
+    EXPECT_THAT(r.output, HasSubstr(c.expected)) << c.args;
+  }
+  // A finite duration still stops the command.
+  Result ok = RunFreshet(
+      "run" + job + " --http-port 0 --set source.rows=2000 --duration-s 0.5",
+      60);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
+
+// /dev/full takes the open and fails every write with ENOSPC. A window log
+// there no longer stops training (it did at the first window): its lines
+// are counted in the summary and the metrics file. A metrics file there is
+// no longer lost without a word (the buffered stream reported success).
+TEST_F(CliTest, SideFilesThatCannotBeWrittenAreReportedNotFatal) {
+  const std::string job = " --config " + Example("synthetic.yaml") +
+                          " --set source.rows=3000 --set "
+                          "train.window_examples=1000";
+  Result windows = RunFreshet("train" + job + " --window-log /dev/full " +
+                                  "--metrics-json " + Path("m.json"),
+                              120);
+  EXPECT_EQ(windows.exit_code, 0) << windows.output;
+  EXPECT_THAT(windows.output, HasSubstr("trained deepfm on 3000 examples"));
+  EXPECT_THAT(windows.output,
+              HasSubstr("side writes  3 window-log lines, 0 dead letters not "
+                        "written; training went on"));
+  EXPECT_THAT(windows.output, HasSubstr("No space left on device"));
+  nlohmann::json m = nlohmann::json::parse(ReadFile(Path("m.json")));
+  EXPECT_EQ(m["examples"], 3000);
+  EXPECT_EQ(m["window_log_failures"], 3);
+
+  Result metrics = RunFreshet("train" + job + " --metrics-json /dev/full", 120);
+  EXPECT_EQ(metrics.exit_code, 1) << metrics.output;
+  EXPECT_THAT(metrics.output, HasSubstr("trained deepfm on 3000 examples"));
+  EXPECT_THAT(metrics.output,
+              HasSubstr("--metrics-json /dev/full not written: No space left "
+                        "on device"));
+
+  Result freshness = RunFreshet("run" + job +
+                                    " --http-port 0 --duration-s 3 "
+                                    "--freshness-json /dev/full "
+                                    "--window-log /dev/full",
+                                120);
+  EXPECT_EQ(freshness.exit_code, 1) << freshness.output;
+  EXPECT_THAT(freshness.output, HasSubstr("serving      "));
+  EXPECT_THAT(freshness.output,
+              HasSubstr("--freshness-json /dev/full not written"));
+  // How many windows training reached in 3 s depends on the machine.
+  EXPECT_THAT(freshness.output, HasSubstr("side writes  "));
 }
 
 TEST_F(CliTest, TrainFollowsAGrowingLogAndStopsOnSigterm) {

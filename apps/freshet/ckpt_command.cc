@@ -153,7 +153,7 @@ CommandRunner SetupCkpt(CLI::App& app) {
   now->add_option("--timeout-s", opt->timeout_s,
                   "How long to wait for the reply")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveNumber());
 
   return [opt, ls, verify, digest, now]() -> int {
     if (ls->parsed()) return RunLs(*opt);

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,15 @@ void AddConfigOptions(CLI::App* cmd, std::string* config,
 // Adds --config, --set and `--data F` (read F instead of the job's source)
 // for the commands that read a job's stream: train, run, stats.
 void AddJobOptions(CLI::App* cmd, JobInputs* job);
+
+// Checks of the number flags, in one place: CLI11's own ranges let "nan"
+// through (no comparison with a NaN is true) and print the largest double
+// for an open end. FiniteNumber(min, max) takes a finite number in [min,
+// max]; PositiveNumber() a finite number > 0. Their messages name the range:
+// "--duration-s: expected a finite number >= 0, got 'nan'".
+CLI::Validator FiniteNumber(double min,
+                            double max = std::numeric_limits<double>::max());
+CLI::Validator PositiveNumber();
 
 // Prints "COMMAND: MESSAGE" on stderr and returns `exit_code`: how a
 // command ends on an error.

@@ -67,7 +67,7 @@ CommandRunner SetupGen(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rows", flags->rows,
                   "Rows to write (criteo rows, or impressions)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(FiniteNumber(0))
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out,-o", flags->out,
@@ -75,18 +75,18 @@ CommandRunner SetupGen(CLI::App& app) {
                   "(impressions.csv, actions.csv, joined.csv)")
       ->required();
   cmd->add_option("--users", flags->users, "impressions: number of users")
-      ->check(CLI::PositiveNumber)
+      ->check(PositiveNumber())
       ->capture_default_str();
   cmd->add_option("--items", flags->items, "impressions: number of items")
-      ->check(CLI::PositiveNumber)
+      ->check(PositiveNumber())
       ->capture_default_str();
   cmd->add_option("--drift-at", flags->drift_at,
                   "impressions: abrupt interest drift at this fraction of "
                   "the rows")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(FiniteNumber(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--ctr", flags->ctr, "criteo: mean click rate of the labels")
-      ->check(CLI::Range(0.001, 0.999))
+      ->check(FiniteNumber(0.001, 0.999))
       ->capture_default_str();
   return [flags] { return RunGen(*flags); };
 }

@@ -1,7 +1,12 @@
 // The `freshet` command-line tool. Subcommands register themselves (command.h).
 #include <algorithm>
+#include <cmath>
 #include <iostream>
+#include <limits>
+#include <string>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/logging.h"
 
@@ -26,6 +31,42 @@ void AddJobOptions(CLI::App* cmd, JobInputs* job) {
   cmd->add_option("--data", job->data,
                   "Read this file or folder of segments instead of the "
                   "job's source");
+}
+
+namespace {
+
+// The finite number `text` is in [min, max] (min excluded when
+// `exclusive_min`), or why not.
+std::string CheckNumber(const std::string& text, double min, double max,
+                        bool exclusive_min) {
+  std::string range = exclusive_min ? absl::StrCat("> ", min)
+                      : max == std::numeric_limits<double>::max()
+                          ? absl::StrCat(">= ", min)
+                          : absl::StrCat("in ", min, "..", max);
+  double v;
+  const bool ok = absl::SimpleAtod(text, &v) && std::isfinite(v) &&
+                  (exclusive_min ? v > min : v >= min) && v <= max;
+  if (ok) return "";
+  return absl::StrCat("expected a finite number ", range, ", got '", text, "'");
+}
+
+}  // namespace
+
+CLI::Validator FiniteNumber(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) {
+        return CheckNumber(text, min, max, /*exclusive_min=*/false);
+      },
+      "NUMBER", "finite number");
+}
+
+CLI::Validator PositiveNumber() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return CheckNumber(text, 0, std::numeric_limits<double>::max(),
+                           /*exclusive_min=*/true);
+      },
+      "NUMBER > 0", "positive finite number");
 }
 
 int Fail(absl::string_view command, absl::string_view message, int exit_code) {

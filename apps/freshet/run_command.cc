@@ -2,15 +2,16 @@
 // trainer → sync → serving replica → HTTP front end): flags, the progress
 // line every 10 s and the summary at exit.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "apps/freshet/command.h"
 #include "apps/freshet/serve_flags.h"
 #include "freshet/base/clock.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/base/stop_signal.h"
 #include "freshet/job/embedded_job.h"
 #include "freshet/job/job_inputs.h"
@@ -25,6 +26,7 @@ struct RunOptions {
   JobInputs job;
   ServeFlags serve;  // with run's shorthands for sync and serve keys
   std::string freshness_json;
+  std::string window_log;
 };
 
 // Training has stopped: the final checkpoint, when one was due.
@@ -46,6 +48,7 @@ int RunRun(const RunOptions& opt) {
   if (!job.ok()) return Fail(kCommand, job.status().message(), 2);
   EmbeddedJobOptions jopt;
   jopt.on_training_stopped = OnTrainingStopped;
+  jopt.window_log = opt.window_log;
   absl::StatusOr<std::unique_ptr<EmbeddedJob>> run =
       EmbeddedJob::Create(*job, jopt);
   if (!run.ok()) return Fail(kCommand, run.status().message(), 2);
@@ -83,12 +86,21 @@ int RunRun(const RunOptions& opt) {
 
   const EmbeddedJobReport report = j.Report();
   std::printf("%s", RunSummaryText(report).c_str());
+  bool side_file_failed = false;
   if (!opt.freshness_json.empty()) {
-    std::ofstream out(opt.freshness_json);
-    out << FreshnessJson(report).dump(2) << "\n";
+    if (absl::Status st =
+            WriteStringToFile(FileSystem::Default(), opt.freshness_json,
+                              FreshnessJson(report).dump(2) + "\n");
+        !st.ok()) {
+      side_file_failed = true;
+      Fail(kCommand,
+           absl::StrCat("--freshness-json ", opt.freshness_json,
+                        " not written: ", st.message()),
+           1);
+    }
   }
   if (!train_status.ok()) return Fail(kCommand, train_status.message(), 1);
-  return j.final_checkpoint_failed() ? 1 : 0;
+  return j.final_checkpoint_failed() || side_file_failed ? 1 : 0;
 }
 
 CommandRunner SetupRun(CLI::App& app) {
@@ -120,6 +132,11 @@ CommandRunner SetupRun(CLI::App& app) {
                   "checkpoint section, on POST /admin/checkpoint and on exit");
   cmd->add_option("--freshness-json", opt->freshness_json,
                   "Write the final freshness percentiles as JSON here");
+  cmd->add_option("--window-log", opt->window_log,
+                  "Write a JSON line of window metrics every "
+                  "train.window_examples examples to this file (a line that "
+                  "cannot be written is counted in /metrics; training goes "
+                  "on)");
   return [opt] { return RunRun(*opt); };
 }
 

@@ -97,7 +97,7 @@ CommandRunner SetupServe(CLI::App& app) {
                   "Seconds between looks for a newer checkpoint in the "
                   "folder, which then replaces the one served (0: never)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   AddServeFlags(cmd, &opt->serve,
                 "Flag responses stale once the checkpoint is older than "
                 "this, serve.stale_after (default: never)");

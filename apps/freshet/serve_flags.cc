@@ -1,5 +1,6 @@
 #include "apps/freshet/serve_flags.h"
 
+#include "apps/freshet/command.h"
 #include "freshet/base/logging.h"
 #include "freshet/base/port_file.h"
 
@@ -9,7 +10,7 @@ void AddServeFlags(CLI::App* cmd, ServeFlags* flags,
                    const std::string& stale_help) {
   cmd->add_option("--duration-s", flags->duration_s,
                   "Stop after this many seconds (0: until Ctrl-C/SIGTERM)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   cmd->add_option("--http-port", flags->keys.http_port,
                   "HTTP port, serve.port (default 8080; 0: any free port, "
                   "see --port-file)");

@@ -65,10 +65,10 @@ CommandRunner SetupStats(CLI::App& app) {
   AddJobOptions(cmd, &opt->job);
   cmd->add_option("--max-records", opt->max_records,
                   "Stop after this many examples (0: the whole stream)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   cmd->add_option("--top", opt->top, "Top ids shown per slot")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of text");
   return [opt] { return RunStats(*opt); };
 }

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "apps/freshet/command.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/base/stop_signal.h"
 #include "freshet/job/job_inputs.h"
 #include "freshet/job/restore_model.h"
@@ -91,11 +91,20 @@ int RunTrain(const TrainOptions& opt) {
                                 digest, checkpoint_line)
                 .c_str());
   if (!opt.metrics_json.empty()) {
-    std::ofstream out(opt.metrics_json);
-    out << TrainingMetricsJson(p, digest, t.DenseGflops(p.examples_per_sec))
-               .dump(2)
-        << "\n";
-    if (!out) return Fail(kCommand, "cannot write " + opt.metrics_json, 1);
+    // Written at exit, after the summary: a file that cannot be written
+    // takes nothing else with it, and the exit code says it is missing.
+    const std::string text =
+        TrainingMetricsJson(p, digest, t.DenseGflops(p.examples_per_sec))
+            .dump(2) +
+        "\n";
+    if (absl::Status st =
+            WriteStringToFile(FileSystem::Default(), opt.metrics_json, text);
+        !st.ok()) {
+      return Fail(kCommand,
+                  absl::StrCat("--metrics-json ", opt.metrics_json,
+                               " not written: ", st.message()),
+                  1);
+    }
   }
   return checkpoint_failed ? 1 : 0;
 }
@@ -114,7 +123,7 @@ CommandRunner SetupTrain(CLI::App& app) {
                 "One compute thread and fixed seeds: bit-identical runs");
   cmd->add_option("--max-examples", opt->max_examples,
                   "Stop after this many examples (0: the whole stream)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(FiniteNumber(0));
   cmd->add_option("--checkpoint-dir", opt->job.checkpoint_dir,
                   "Checkpoint folder (checkpoint.dir): resume from its newest "
                   "good checkpoint, write checkpoints per the job's "
@@ -122,8 +131,9 @@ CommandRunner SetupTrain(CLI::App& app) {
   cmd->add_option("--metrics-json", opt->metrics_json,
                   "Write the final metrics as one JSON object to this file");
   cmd->add_option("--window-log", opt->window_log,
-                  "Append a JSON line of window metrics every "
-                  "train.window_examples examples to this file");
+                  "Write a JSON line of window metrics every "
+                  "train.window_examples examples to this file (a line that "
+                  "cannot be written is counted; training goes on)");
   return [opt] { return RunTrain(*opt); };
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "freshet/base/config_kinds.h"
 #include "freshet/base/config_section.h"
+#include "freshet/base/config_tree.h"
 #include "freshet/base/logging.h"
 #include "freshet/base/status_macros.h"
 
@@ -40,6 +41,8 @@ absl::Status ApplyOverrideOrThrow(YAML::Node root, const std::string& override,
     return absl::InvalidArgumentError(
         absl::StrCat("--set ", override, ": value is not valid YAML: ", e.msg));
   }
+  RETURN_IF_ERROR(CheckConfigTree(value, absl::StrCat("--set ", override), path,
+                                  /*with_lines=*/false));
   std::vector<std::string> parts = absl::StrSplit(path, '.');
   YAML::Node node = root;
   std::vector<std::string> normalized;
@@ -120,6 +123,9 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& override,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("--set ", override, ": ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set ", override, ": ", e.what()));
   }
 }
 
@@ -630,12 +636,16 @@ absl::StatusOr<JobConfig> ParseJobConfig(
     return absl::InvalidArgumentError(
         absl::StrCat(name, ":", e.mark.line + 1, ":", e.mark.column + 1,
                      ": not valid YAML: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": not valid YAML: ", e.what()));
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": expected a map of top-level keys"));
   }
+  RETURN_IF_ERROR(CheckConfigTree(root, name, "", /*with_lines=*/true));
   ConfigFile file{name, dir, {}};
   for (const std::string& o : overrides) {
     std::string normalized;
@@ -660,8 +670,13 @@ absl::StatusOr<JobConfig> ParseJobConfig(
     RETURN_IF_ERROR(ReadServe(top.Child("serve"), &job.serve));
     RETURN_IF_ERROR(ReadCheckpoint(top.Child("checkpoint"), &job.checkpoint));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ":", e.mark.line + 1, ": ", e.msg));
+    // Not expected once CheckConfigTree() passed; a message rather than an
+    // abort all the same.
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, e.mark.is_null() ? "" : absl::StrCat(":", e.mark.line + 1), ": ",
+        e.msg));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(name, ": ", e.what()));
   }
   return job;
 }

@@ -15,6 +15,12 @@
 #include "freshet/base/status_macros.h"
 
 namespace freshet {
+namespace {
+
+// 2^63: durations and sizes are stored as int64, which must not overflow.
+constexpr double kMaxInt64AsDouble = 9223372036854775808.0;
+
+}  // namespace
 
 ConfigSection::ConfigSection(const ConfigFile* file, YAML::Node node,
                              std::string path)
@@ -50,7 +56,7 @@ std::vector<std::pair<std::string, ConfigSection>> ConfigSection::Entries()
   std::vector<std::pair<std::string, ConfigSection>> out;
   if (!is_map()) return out;
   for (const auto& kv : node_) {
-    std::string key = kv.first.as<std::string>();
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
     out.emplace_back(key, ConfigSection(file_, kv.second, PathOf(key)));
   }
   return out;
@@ -84,7 +90,7 @@ absl::Status ConfigSection::CheckKeys(
     absl::Span<const std::string> allowed) const {
   if (!is_map()) return Error("expected a map of keys");
   for (const auto& kv : node_) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
     bool known = false;
     for (const std::string& a : allowed) known |= key == a;
     if (!known) {
@@ -145,6 +151,9 @@ absl::Status ConfigSection::Get(std::string_view key, double* out) const {
 absl::Status ConfigSection::Get(std::string_view key, float* out) const {
   double d = *out;
   RETURN_IF_ERROR(Get(key, &d));
+  if (std::fabs(d) > std::numeric_limits<float>::max()) {
+    return Error(key, absl::StrCat("out of range of a 32-bit float, got ", d));
+  }
   *out = static_cast<float>(d);
   return absl::OkStatus();
 }
@@ -236,6 +245,9 @@ absl::Status ConfigSection::GetDurationMs(std::string_view key,
                               "or 7d, got '",
                               Show(v), "'"));
   }
+  if (d * scale >= kMaxInt64AsDouble) {
+    return Error(key, absl::StrCat("duration too long, got '", Show(v), "'"));
+  }
   *out = static_cast<int64_t>(std::llround(d * scale));
   return absl::OkStatus();
 }
@@ -263,6 +275,9 @@ absl::Status ConfigSection::GetBytes(std::string_view key, int64_t* out) const {
     return Error(key,
                  absl::StrCat("expected a size such as 512MiB or 2GB, got '",
                               Show(v), "'"));
+  }
+  if (d * scale >= kMaxInt64AsDouble) {
+    return Error(key, absl::StrCat("size too large, got '", Show(v), "'"));
   }
   *out = static_cast<int64_t>(std::llround(d * scale));
   return absl::OkStatus();

@@ -254,4 +254,14 @@ absl::Status PosixFileSystem::SyncDir(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status WriteStringToFile(FileSystem* fs, const std::string& path,
+                               std::string_view data) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> file =
+      FileSystem::OrDefault(fs)->NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  absl::Status status = (*file)->Append(data);
+  absl::Status closed = (*file)->Close();
+  return status.ok() ? closed : status;
+}
+
 }  // namespace freshet

@@ -161,6 +161,12 @@ class PosixFileSystem final : public FileSystem {
   absl::Status SyncDir(const std::string& path) override;
 };
 
+// Writes `data` to `path` (created or truncated) and closes it: a whole
+// small file, such as a metrics file written at exit. Errors are the
+// file system's (the reason alone).
+absl::Status WriteStringToFile(FileSystem* fs, const std::string& path,
+                               std::string_view data);
+
 // The status for errno value `e`, per the conventions above.
 absl::Status ErrnoStatus(int e);
 

@@ -138,6 +138,26 @@ TEST_F(FileSystemTest, OpenFileKeepsItsIdentityAcrossRenameAndRemoval) {
   EXPECT_EQ(buf, "abcd");
 }
 
+// A whole small file: written and replaced, and each way it can fail (open,
+// write, a full device) is the returned status.
+TEST_F(FileSystemTest, WriteStringToFile) {
+  FileSystem* posix = FileSystem::Default();
+  ASSERT_TRUE(WriteStringToFile(posix, Path("m.json"), "{\"a\": 1}\n").ok());
+  ASSERT_TRUE(WriteStringToFile(posix, Path("m.json"), "{}\n").ok());
+  EXPECT_EQ(Contents(*posix, Path("m.json")), "{}\n");
+  EXPECT_EQ(WriteStringToFile(posix, Path("m.json/x"), "{}").code(),
+            absl::StatusCode::kInternal);  // under a regular file
+  if (posix->Exists("/dev/full")) {
+    absl::Status full = WriteStringToFile(posix, "/dev/full", "{}");
+    EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(full.message(), "No space left on device");
+  }
+  FaultInjectingFileSystem faulty;
+  faulty.FailWritesUnder(dir_);
+  EXPECT_EQ(WriteStringToFile(&faulty, Path("n.json"), "{}").code(),
+            absl::StatusCode::kInternal);
+}
+
 TEST_F(FileSystemTest, NthWriteFails) {
   FaultInjectingFileSystem fsys;
   auto f = fsys.NewWritableFile(Path("f"));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -90,13 +91,14 @@ absl::StatusOr<uint64_t> HighestId(FileSystem* fsys, const std::string& dir) {
   return highest;
 }
 
-// Paces a write to at most `bytes_per_s` (0: no limit).
+// Paces a write to at most `bytes_per_s` (0, or anything but a finite
+// positive number: no limit, never a wait without end).
 class Pacer {
  public:
   explicit Pacer(double bytes_per_s)
       : bytes_per_s_(bytes_per_s), start_(std::chrono::steady_clock::now()) {}
   void Add(size_t bytes) {
-    if (bytes_per_s_ <= 0) return;
+    if (!(bytes_per_s_ > 0) || !std::isfinite(bytes_per_s_)) return;
     done_ += static_cast<double>(bytes);
     const auto due =
         start_ +

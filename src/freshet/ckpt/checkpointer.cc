@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,12 +53,14 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Create(
       options.full_every < 1 || options.keep_full < 1 ||
       options.zstd_level < kMinZstdLevel ||
       options.zstd_level > kMaxZstdLevel || options.writer_nice < 0 ||
-      options.writer_nice > kMaxWriterNice || options.max_write_mbps < 0) {
+      options.writer_nice > kMaxWriterNice ||
+      // Written so that a NaN fails it too.
+      !(options.max_write_mbps >= 0 && std::isfinite(options.max_write_mbps))) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint options: every_examples and every must be >= 0, "
         "full_every and keep_full >= 1, zstd_level in ",
         kMinZstdLevel, "..", kMaxZstdLevel, ", writer_nice in 0..",
-        kMaxWriterNice));
+        kMaxWriterNice, ", max_write_mbps a finite number >= 0"));
   }
   return std::unique_ptr<Checkpointer>(new Checkpointer(model, options));
 }

@@ -1,9 +1,11 @@
 #include "freshet/ckpt/checkpointer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,6 +19,7 @@ namespace freshet {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 // Rows of the generated stream, and how long a test waits for a write.
 // ThreadSanitizer slows training and writes 5-15x (a write copies every
@@ -292,6 +295,18 @@ TEST_F(CheckpointerTest, RejectsBadOptions) {
   o.full_every = 0;
   EXPECT_EQ(Checkpointer::Create(&(*t)->model(), o).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A NaN passes a `< 0` check; the pacer would then wait without end.
+  for (double mbps : {std::nan(""), -1.0, HUGE_VAL}) {
+    o = CheckpointerOptions();
+    o.dir = (dir_ / "x").string();
+    o.max_write_mbps = mbps;
+    absl::StatusOr<std::unique_ptr<Checkpointer>> c =
+        Checkpointer::Create(&(*t)->model(), o);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << mbps;
+    EXPECT_THAT(c.status().message(), HasSubstr("max_write_mbps")) << mbps;
+  }
+  o.max_write_mbps = 0;
+  EXPECT_TRUE(Checkpointer::Create(&(*t)->model(), o).ok());
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedJob>> EmbeddedJob::Create(
   j->sink_ = std::make_unique<ReplicaSink>(j->replica_.get());
   TrainerOptions topt;
   topt.progress_interval_s = options.progress_interval_s;
+  topt.window_log = options.window_log;
+  topt.file_system = options.file_system;
   topt.track_checkpoint = !job.checkpoint.dir.empty();
   EmbeddedJob* self = j.get();
   // The hooks run on the training thread, which Start() creates after it
@@ -35,8 +37,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedJob>> EmbeddedJob::Create(
     self->AfterBatch(store, examples, start);
   };
   topt.on_idle = [self](ParameterStore&) { self->OnIdle(); };
-  ASSIGN_OR_RETURN(std::unique_ptr<ExampleReader> source,
-                   ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ExampleReader> source,
+      ExampleReader::Open(job.source, schema, options.file_system));
   ASSIGN_OR_RETURN(j->store_, MakeTrainingStore(job, schema, topt));
   ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, std::move(source),
                                                 j->store_.get(), topt));
@@ -176,6 +179,12 @@ void EmbeddedJob::AppendMetrics(std::string* out) const {
   line("freshet_source_rotation_lost_bytes_total", "counter",
        "Bytes of rotated files seen but not read (a lower bound)",
        static_cast<double>(p.rotation_lost_bytes));
+  line("freshet_train_window_log_write_failures_total", "counter",
+       "Window-log lines that could not be written (training went on)",
+       static_cast<double>(p.window_log_failures));
+  line("freshet_train_dead_letter_write_failures_total", "counter",
+       "Dead letters of malformed records that could not be written",
+       static_cast<double>(p.dead_letter_failures));
   line("freshet_train_examples_per_second", "gauge",
        "Training throughput since start", p.examples_per_sec);
   line("freshet_train_progressive_auc", "gauge", "Cumulative progressive AUC",

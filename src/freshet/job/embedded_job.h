@@ -10,8 +10,10 @@
 // is written, and serving goes on with the final model until Stop().
 //
 // The job owns the HTTP server's extras: /metrics gets the training, sync
-// and checkpoint lines, /statusz its "training", "sync" and "checkpoint"
-// sections, and POST /admin/checkpoint writes a checkpoint on demand.
+// and checkpoint lines (with the side outputs that could not be written:
+// window-log lines, dead letters), /statusz its "training", "sync" and
+// "checkpoint" sections, and POST /admin/checkpoint writes a checkpoint on
+// demand.
 //
 // Thread safety: Create(), Start() and Stop() from one thread. The
 // accessors may be called from any thread once Start() has returned; those
@@ -44,6 +46,12 @@ namespace freshet {
 struct EmbeddedJobOptions {
   // How often progress() is refreshed while training.
   double progress_interval_s = 0.25;
+  // TrainerOptions::window_log: a JSON line of window metrics per
+  // train.window_examples examples (`freshet run --window-log`), written
+  // through `file_system` (null: FileSystem::Default()). A line that cannot
+  // be written is counted in /metrics and the summary; training goes on.
+  std::string window_log;
+  FileSystem* file_system = nullptr;
   // Called on the training thread once training has stopped and the final
   // checkpoint is written: `final` is its manifest or error, nullopt when
   // none was due (no checkpoint folder, checkpoint.on_exit off, or training

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "freshet/job/training_job.h"
 
 namespace freshet {
 
@@ -38,7 +39,8 @@ std::string RunSummaryText(const EmbeddedJobReport& r) {
                       "%.2f ms p99 %.2f ms\n",
                       static_cast<long long>(r.requests),
                       static_cast<long long>(r.errors), r.latency_p50_ms,
-                      r.latency_p99_ms));
+                      r.latency_p99_ms),
+      SideWriteFailuresLine(p));
 }
 
 nlohmann::json FreshnessJson(const EmbeddedJobReport& r) {

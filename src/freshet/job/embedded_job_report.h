@@ -42,7 +42,8 @@ struct EmbeddedJobReport {
 std::string RunProgressLine(const EmbeddedJobReport& r);
 
 // The summary at exit, four lines ending in a newline: "trained ...",
-// "sync ...", "freshness ...", "serving ...".
+// "sync ...", "freshness ...", "serving ...", and SideWriteFailuresLine()
+// when a side output could not be written.
 std::string RunSummaryText(const EmbeddedJobReport& r);
 
 // The freshness as one JSON object: p50_ms, p90_ms, p99_ms, max_ms,

@@ -67,6 +67,16 @@ TEST(EmbeddedJobReportTest, SummaryOfAJobThatDidNothing) {
             "ms\n");
 }
 
+TEST(EmbeddedJobReportTest, SummaryEndsWithTheSideWritesThatFailed) {
+  EmbeddedJobReport r = SomeReport();
+  r.training.window_log_failures = 4;
+  r.training.dead_letter_failures = 1;
+  const std::string text = RunSummaryText(r);
+  EXPECT_EQ(text, RunSummaryText(SomeReport()) +
+                      "side writes  4 window-log lines, 1 dead letters not "
+                      "written; training went on\n");
+}
+
 TEST(EmbeddedJobReportTest, FreshnessJson) {
   nlohmann::json j = FreshnessJson(SomeReport());
   EXPECT_EQ(j["p50_ms"], 41.4);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "freshet/base/config.h"
+#include "freshet/base/fault_injecting_file_system.h"
 #include "freshet/ckpt/checkpoint.h"
 #include "freshet/data/data_test_util.h"
 #include "freshet/data/generator.h"
@@ -82,6 +83,45 @@ class JobTest : public ::testing::Test {
   const fs::path dir_{temp_.path()};
   std::string data_, ckpt_;
 };
+
+// Side outputs that cannot be written (a disk that fails every write):
+// window-log lines and dead letters are counted in /metrics and the report,
+// and training and serving go on.
+TEST_F(JobTest, EmbeddedJobCountsSideWritesThatFailInMetrics) {
+  {
+    std::ofstream out(data_, std::ios::app);
+    for (int i = 0; i < 3; ++i) out << "not\ta\tcriteo\trecord\n";
+  }
+  FaultInjectingFileSystem faulty;
+  faulty.FailWritesUnder(dir_.string());
+  EmbeddedJobOptions options;
+  options.window_log = (dir_ / "windows.jsonl").string();
+  options.file_system = &faulty;
+  auto run = EmbeddedJob::Create(Job({"train.window_examples=500"}), options);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE((*run)->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return (*run)->training_done(); }));
+  EXPECT_TRUE((*run)->training_status().ok()) << (*run)->training_status();
+  const int port = (*run)->port();
+  ASSERT_TRUE(WaitFor([&] {
+    return GetJson(port, "/statusz")["training"]["examples"] == 2000;
+  }));
+  httplib::Client client("127.0.0.1", port);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("freshet_train_window_log_write_failures_total 4\n"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("freshet_train_dead_letter_write_failures_total 3\n"));
+  ASSERT_TRUE((*run)->Stop().ok());
+  const EmbeddedJobReport report = (*run)->Report();
+  EXPECT_EQ(report.training.examples, 2000);
+  EXPECT_EQ(report.training.window_log_failures, 4);
+  EXPECT_EQ(report.training.dead_letter_failures, 3);
+  EXPECT_THAT(RunSummaryText(report),
+              HasSubstr("side writes  4 window-log lines, 3 dead letters not "
+                        "written"));
+}
 
 TEST_F(JobTest, EmbeddedJobTrainsSyncsAndServesItsStatus) {
   auto run = EmbeddedJob::Create(Job());

@@ -26,8 +26,9 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema,
                    Schema::Compile(job.schema));
-  ASSIGN_OR_RETURN(std::unique_ptr<ExampleReader> source,
-                   ExampleReader::Open(job.source, schema));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ExampleReader> source,
+      ExampleReader::Open(job.source, schema, options.file_system));
   ASSIGN_OR_RETURN(j->store_, MakeTrainingStore(job, schema, options));
   ASSIGN_OR_RETURN(j->trainer_, Trainer::Create(job, std::move(source),
                                                 j->store_.get(), options));
@@ -58,6 +59,15 @@ std::optional<absl::StatusOr<Manifest>> TrainingJob::Finish() {
 double TrainingJob::DenseGflops(double examples_per_sec) const {
   return 3.0 * store_->dense().forward_flops_per_example() * examples_per_sec /
          1e9;
+}
+
+std::string SideWriteFailuresLine(const TrainerProgress& p) {
+  if (p.window_log_failures == 0 && p.dead_letter_failures == 0) return "";
+  return absl::StrFormat(
+      "side writes  %lld window-log lines, %lld dead letters not written; "
+      "training went on\n",
+      static_cast<long long>(p.window_log_failures),
+      static_cast<long long>(p.dead_letter_failures));
 }
 
 std::string TrainingProgressLine(const TrainerProgress& p) {
@@ -102,6 +112,7 @@ std::string TrainingSummaryText(const std::string& model_type,
   if (!checkpoint.empty()) {
     absl::StrAppend(&text, "checkpoint   ", checkpoint, "\n");
   }
+  absl::StrAppend(&text, SideWriteFailuresLine(p));
   return text;
 }
 
@@ -117,6 +128,8 @@ nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
           {"rotations", p.rotations},
           {"rotation_gaps", p.rotation_gaps},
           {"rotation_lost_bytes", p.rotation_lost_bytes},
+          {"window_log_failures", p.window_log_failures},
+          {"dead_letter_failures", p.dead_letter_failures},
           {"seconds", p.seconds},
           {"examples_per_sec", num(p.examples_per_sec)},
           {"logloss", num(p.logloss)},

@@ -32,7 +32,8 @@ namespace freshet {
 class TrainingJob {
  public:
   // Builds the trainer of `job` with `options` (its deterministic,
-  // max_examples, progress and window-log settings; the hooks and change
+  // max_examples, progress and window-log settings and its file system,
+  // which the source and its dead letters use too; the hooks and change
   // tracking are the job's). Errors are the config's.
   static absl::StatusOr<std::unique_ptr<TrainingJob>> Create(
       const JobConfig& job, TrainerOptions options = {});
@@ -73,11 +74,18 @@ class TrainingJob {
 // The final metrics of a run as one JSON object, as `freshet train
 // --metrics-json` writes them: the counters and metrics of `p` (examples,
 // records, malformed, seconds, examples_per_sec, logloss, auc, calibration,
-// window_logloss, window_auc, table_rows, table_bytes, position), `digest`
+// window_logloss, window_auc, table_rows, table_bytes, position,
+// window_log_failures, dead_letter_failures), `digest`
 // as 16 hex digits and `dense_gflops`; a metric that is not finite (no
 // example yet) is null.
 nlohmann::json TrainingMetricsJson(const TrainerProgress& p, uint64_t digest,
                                    double dense_gflops);
+
+// The summary line of side outputs that could not be written, ending in a
+// newline, or "" when every one was: "side writes  3 window-log lines, 0
+// dead letters not written; training went on". `freshet train` and `freshet
+// run` print it with their summaries.
+std::string SideWriteFailuresLine(const TrainerProgress& p);
 
 // The progress line of `freshet train`, without a newline: "1200 examples
 // 480 ex/s  window auc 0.8000 logloss 0.4500  |  auc 0.7500 logloss 0.5000
@@ -87,8 +95,8 @@ std::string TrainingProgressLine(const TrainerProgress& p);
 // The summary `freshet train` prints at exit, one line each ending in a
 // newline: "trained MODEL on ...", "progressive ...", "last window ..." (of
 // at most `window_examples` examples), "tables ...", "digest ..." (16 hex
-// digits, as `freshet ckpt digest` prints it) and, when `checkpoint` is not
-// empty, "checkpoint   CHECKPOINT".
+// digits, as `freshet ckpt digest` prints it), when `checkpoint` is not
+// empty "checkpoint   CHECKPOINT", and SideWriteFailuresLine(p).
 std::string TrainingSummaryText(const std::string& model_type,
                                 const TrainerProgress& p,
                                 int64_t window_examples, uint64_t digest,

@@ -24,6 +24,8 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   p.window_logloss = 0.45;
   p.window_auc = 0.8;
   p.non_finite = 8;
+  p.window_log_failures = 3;
+  p.dead_letter_failures = 2;
   p.table_rows = 333;
   p.table_bytes = 4096;
   p.position = "criteo.tsv:1234";
@@ -38,6 +40,8 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   EXPECT_EQ(j["rotations"], 3);
   EXPECT_EQ(j["rotation_gaps"], 1);
   EXPECT_EQ(j["rotation_lost_bytes"], 17);
+  EXPECT_EQ(j["window_log_failures"], 3);
+  EXPECT_EQ(j["dead_letter_failures"], 2);
   EXPECT_EQ(j["seconds"], 2.5);
   EXPECT_EQ(j["examples_per_sec"], 480);
   EXPECT_EQ(j["logloss"], 0.5);
@@ -50,7 +54,7 @@ TEST(TrainingMetricsJsonTest, CountersMetricsDigestAndGflops) {
   EXPECT_EQ(j["position"], "criteo.tsv:1234");
   EXPECT_EQ(j["digest"], "0000000000000abc");
   EXPECT_EQ(j["dense_gflops"], 1.25);
-  EXPECT_EQ(j.size(), 19u);
+  EXPECT_EQ(j.size(), 21u);
 }
 
 // Before any example the metrics are not numbers: null, not NaN (which is
@@ -130,6 +134,25 @@ TEST(TrainingSummaryTextTest, RotationsWhenThereWereAny) {
             "last window  auc 0.8000  logloss 0.4500  (1000 examples)\n"
             "tables       333 rows, 4.0 KiB\n"
             "digest       0000000000000abc\n");
+}
+
+// Side outputs that could not be written get a line of their own, and only
+// then.
+TEST(TrainingSummaryTextTest, SideWriteFailuresWhenThereAreAny) {
+  TrainerProgress p = SomeProgress();
+  EXPECT_EQ(SideWriteFailuresLine(p), "");
+  p.window_log_failures = 3;
+  const std::string line =
+      "side writes  3 window-log lines, 0 dead letters not written; training "
+      "went on\n";
+  EXPECT_EQ(SideWriteFailuresLine(p), line);
+  const std::string text = TrainingSummaryText("lr", p, 1000, 0xabc, "");
+  EXPECT_EQ(text.substr(text.size() - line.size()), line);
+  p.window_log_failures = 0;
+  p.dead_letter_failures = 7;
+  EXPECT_EQ(SideWriteFailuresLine(p),
+            "side writes  0 window-log lines, 7 dead letters not written; "
+            "training went on\n");
 }
 
 }  // namespace

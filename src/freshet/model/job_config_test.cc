@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "freshet/base/config.h"
 
 namespace freshet {
@@ -115,10 +116,12 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(defaults->checkpoint.every_examples, 0);
   EXPECT_TRUE(defaults->checkpoint.on_exit);
   EXPECT_EQ(defaults->serve.admin_token, "");
-  auto job = Parse(
-      kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
-             "checkpoint.every_examples=100000", "checkpoint.full_every=4",
-             "checkpoint.on_exit=false", "serve.admin_token=abc"});
+  EXPECT_EQ(defaults->checkpoint.max_write_mbps, 150);
+  auto job =
+      Parse(kJob, {"checkpoint.dir=ckpt", "checkpoint.every=2m",
+                   "checkpoint.every_examples=100000",
+                   "checkpoint.full_every=4", "checkpoint.on_exit=false",
+                   "serve.admin_token=abc", "checkpoint.max_write_mbps=25.5"});
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->checkpoint.dir, "/jobs/ckpt");
   EXPECT_EQ(job->checkpoint.every_ms, 120000);
@@ -126,6 +129,10 @@ TEST(ConfigTest, CheckpointSection) {
   EXPECT_EQ(job->checkpoint.full_every, 4);
   EXPECT_FALSE(job->checkpoint.on_exit);
   EXPECT_EQ(job->serve.admin_token, "abc");
+  EXPECT_EQ(job->checkpoint.max_write_mbps, 25.5);
+  auto unpaced = Parse(kJob, {"checkpoint.max_write_mbps=0"});
+  ASSERT_TRUE(unpaced.ok()) << unpaced.status();
+  EXPECT_EQ(unpaced->checkpoint.max_write_mbps, 0);
 }
 
 // Finding a list element by name past a short-form element (a scalar, "- C1")
@@ -216,6 +223,15 @@ TEST(ConfigTest, RejectsBadValues) {
       {{"checkpoint.writer_nice=20"}, "must be in 0..19"},
       {{"checkpoint.every=soon"}, "expected a duration"},
       {{"checkpoint.when=always"}, "checkpoint.when"},
+      // Values that pass a `< 0` check or overflow the field they fill.
+      {{"checkpoint.max_write_mbps=nan"}, "expected a number, got 'nan'"},
+      {{"checkpoint.max_write_mbps=inf"}, "expected a number, got 'inf'"},
+      {{"checkpoint.max_write_mbps=-1"}, "checkpoint.max_write_mbps: must be"},
+      {{"tables.shared.admission.probability=nan"}, "expected a number"},
+      {{"tables.shared.ttl=1e20d"}, "tables.0.ttl: duration too long"},
+      {{"checkpoint.every=1e300"}, "checkpoint.every: duration too long"},
+      {{"tables.shared.memory_budget=1e30GB"}, "size too large"},
+      {{"schema.dense.0.clip_max=1e300"}, "out of range of a 32-bit float"},
   };
   for (const BadCase& c : cases) {
     auto job = Parse(kJob, c.overrides);
@@ -299,6 +315,123 @@ TEST(ConfigTest, EvictionAndKeysOfOtherKinds) {
   EXPECT_EQ(shared->eviction.positive_weight, 2.0f);
   EXPECT_EQ(job->FindTable("C1")->eviction.samples, 8);
   EXPECT_EQ(shared->optimizer.beta1, OptimizerSpec().beta1);  // adagrad's
+}
+
+// The 1-based line of the first line of `text` that starts with `prefix`.
+int LineOf(const std::string& text, const std::string& prefix) {
+  int line = 1;
+  for (size_t at = 0; at < text.size(); ++line) {
+    if (text.compare(at, prefix.size(), prefix) == 0) return line;
+    const size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return 0;
+}
+
+// yaml-cpp keeps both entries of a key given twice and reads the first; a
+// job file that does so is an error naming the key and both lines.
+TEST(ConfigTest, DuplicateKeyIsAnError) {
+  const std::string job = std::string(kJob) + "  batch_size: 64\n";
+  auto parsed = Parse(job);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(
+      parsed.status().message(),
+      HasSubstr(absl::StrCat("job.yaml:", LineOf(job, "  batch_size: 64"),
+                             ": train.batch_size: duplicate key; first "
+                             "given on line ",
+                             LineOf(job, "  batch_size: 128"))));
+}
+
+TEST(ConfigTest, DuplicateKeysAnywhereAreErrors) {
+  struct Case {
+    std::string text;  // appended to kJob or replacing part of it
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      // A whole section given twice: the second would be ignored.
+      {std::string(kJob) + "model: lr\n", "model: duplicate key"},
+      // In a flow map.
+      {std::string(kJob) + "sync: {interval: 1s, interval: 2s}\n",
+       "sync.interval: duplicate key"},
+      // In an element of a list.
+      {std::string(kJob) +
+           "checkpoint:\n  every: 1m\n  on_exit: true\n  every: 2m\n",
+       "checkpoint.every: duplicate key"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = Parse(c.text);
+    ASSERT_FALSE(parsed.ok()) << c.expected;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.expected));
+    EXPECT_THAT(parsed.status().message(), HasSubstr("first given on line"));
+  }
+  std::string slots = kJob;
+  slots.replace(slots.find("{name: C2, table: shared}"), 25,
+                "{name: C2, table: shared, table: C2}");
+  auto parsed = Parse(slots);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("job.yaml:7: schema.slots.1.table: duplicate key"));
+}
+
+// The value of a `--set` is YAML too; the same key twice in it is an error.
+// Two overrides of one key are not: the later one wins, as documented.
+TEST(ConfigTest, DuplicateKeyInAnOverrideIsAnError) {
+  auto parsed = Parse(kJob, {"model={type: lr, type: fm}"});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("--set model={type: lr, type: fm}: model.type: "
+                        "duplicate key"));
+  auto twice = Parse(kJob, {"train.batch_size=64", "train.batch_size=32"});
+  ASSERT_TRUE(twice.ok()) << twice.status();
+  EXPECT_EQ(twice->train.batch_size, 32);
+}
+
+// yaml-cpp throws (BadConversion, InvalidNode, ...) or never ends on trees
+// that no job holds; each is an error naming the field instead.
+TEST(ConfigTest, StrangeTreesAreErrorsNotExceptions) {
+  const std::string job = kJob;
+  const std::vector<BadCase> cases = {
+      // Keys that are lists or maps (yaml-cpp throws BadConversion reading
+      // them as names).
+      {{job + "sink:\n  ? [a, b]\n  : 1\n"},
+       ": sink: a key must be a name, not a list or a map"},
+      {{job + "sink: {{a: 1}: 2}\n"}, "sink: a key must be a name"},
+      {{job + "? [x]\n: 1\n"}, "(top level): a key must be a name"},
+      // An alias to a node that contains it: a walk of it never ends.
+      {{job + "sink: &s {type: file, path: *s}\n"},
+       "sink.path: an alias refers to a map or list that contains it"},
+      {{job + "serve: &l [1, *l]\n"}, "serve.1: an alias refers"},
+      // Values of the wrong shape.
+      {{job + "sync: {interval: [1, 2]}\n"},
+       "sync.interval: expected a duration"},
+      {{job + "serve: {port: {a: 1}}\n"}, "serve.port: expected an integer"},
+      {{job + "checkpoint: [every, 1m]\n"},
+       "checkpoint: expected a map of keys"},
+      {{job + "sink: {type: *undefined}\n"}, "not valid YAML"},
+      {{job + "sink: {type: !!binary aGVsbG8=}\n"}, "expected none or file"},
+  };
+  for (const BadCase& c : cases) {
+    absl::StatusOr<JobConfig> parsed;
+    EXPECT_NO_THROW(parsed = Parse(c.overrides[0])) << c.expected;
+    ASSERT_FALSE(parsed.ok()) << c.expected;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.expected));
+  }
+  // The same through overrides.
+  const std::vector<BadCase> overrides = {
+      {{"sink={[a]: 1}"}, "--set sink={[a]: 1}: sink: a key must be a name"},
+      {{"sink=&s {type: file, path: *s}"}, "sink.path: an alias refers"},
+      {{"model.type.x=1"}, "'model.type' is not a map"},
+      {{"model.hidden.0.x=1"}, "model.hidden: expected a list of integers"},
+      {{"train.batch_size=[1"}, "value is not valid YAML"},
+  };
+  for (const BadCase& c : overrides) {
+    absl::StatusOr<JobConfig> parsed;
+    EXPECT_NO_THROW(parsed = Parse(kJob, c.overrides)) << c.overrides[0];
+    ASSERT_FALSE(parsed.ok()) << c.overrides[0];
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.expected))
+        << c.overrides[0];
+  }
 }
 
 TEST(ConfigTest, InvalidYamlReportsLine) {

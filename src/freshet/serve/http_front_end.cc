@@ -204,8 +204,8 @@ struct DecodedBody {
         if (have + room > body_.data.capacity()) {
           // Grow geometrically, but never past the limit: the string's own
           // doubling would hold up to twice the limit.
-          body_.data.reserve(std::min(
-              cap, std::max(have + room, 2 * body_.data.capacity())));
+          body_.data.reserve(
+              std::min(cap, std::max(have + room, 2 * body_.data.capacity())));
         }
         body_.data.resize(have + room);
         zs_.next_out = reinterpret_cast<Bytef*>(body_.data.data() + have);
@@ -273,8 +273,21 @@ struct HttpFrontEnd::Impl {
   Impl(const HttpFrontEndOptions& o, Handler h)
       : options(o),
         handler(std::move(h)),
-        acceptor(net::make_strand(ioc)),
-        accept_retry(acceptor.get_executor()) {}
+        loops(MakeLoops(o.threads)),
+        acceptor(*loops[0]),
+        accept_retry(*loops[0]) {}
+
+  // One event loop per thread, each run by its thread alone: a connection
+  // lives on one loop, so its handlers need no strand and no other thread
+  // is woken to run them.
+  static std::vector<std::unique_ptr<net::io_context>> MakeLoops(int n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < std::max(1, n); ++i) {
+      out.push_back(std::make_unique<net::io_context>(1));
+    }
+    return out;
+  }
+  net::io_context& NextLoop() { return *loops[next_loop++ % loops.size()]; }
 
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -304,10 +317,11 @@ struct HttpFrontEnd::Impl {
   std::mutex mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 
-  net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> loops;
+  size_t next_loop = 0;  // the acceptor's loop only
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::thread> threads;
 };
 
@@ -563,7 +577,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpFrontEnd::Impl::DoAccept() {
-  acceptor.async_accept(net::make_strand(ioc),
+  acceptor.async_accept(NextLoop(),
                         [this](beast::error_code ec, tcp::socket socket) {
                           OnAccept(ec, std::move(socket));
                         });
@@ -650,11 +664,14 @@ absl::StatusOr<std::unique_ptr<HttpFrontEnd>> HttpFrontEnd::Start(
                                                ": ", ec.message()));
   }
   impl->port = acc.local_endpoint().port();
-  impl->work.emplace(impl->ioc.get_executor());
   Impl* raw = impl.get();
+  for (auto& loop : impl->loops) {
+    impl->work.push_back(net::make_work_guard(*loop));
+  }
   net::dispatch(acc.get_executor(), [raw] { raw->DoAccept(); });
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl->threads.emplace_back([raw] { raw->ioc.run(); });
+  for (auto& loop : impl->loops) {
+    net::io_context* l = loop.get();
+    impl->threads.emplace_back([l] { l->run(); });
   }
   return std::unique_ptr<HttpFrontEnd>(new HttpFrontEnd(std::move(impl)));
 }
@@ -698,11 +715,13 @@ void HttpFrontEnd::Stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   shutdown_all(/*force=*/true);
-  fe.work.reset();
+  for (auto& w : fe.work) w.reset();
   for (int i = 0; i < 100 && fe.open.load() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (fe.open.load() > 0) fe.ioc.stop();
+  if (fe.open.load() > 0) {
+    for (auto& loop : fe.loops) loop->stop();
+  }
   for (std::thread& t : fe.threads) t.join();
   fe.threads.clear();
 }

@@ -1,9 +1,10 @@
 // HttpFrontEnd: an event-driven HTTP/1.1 server (Boost.Beast on Asio) that a
 // slow, idle or hostile client cannot starve.
 //
-// A few threads run one event loop; a connection costs a socket and a small
-// buffer, not a thread, so idle keep-alive clients and clients that send a
-// header a byte at a time wait in the loop while other clients are served.
+// Each of a few threads runs an event loop of its own, and connections are
+// dealt to the loops in turn; a connection costs a socket and a small buffer,
+// not a thread, so idle keep-alive clients and clients that send a header a
+// byte at a time wait in their loop while other clients are served.
 // The limits, all enforced while reading:
 //   - max_connections open at once (at most the file-descriptor limit less a
 //     reserve for the rest of the process); one more is answered 503 and
@@ -59,7 +60,7 @@ struct HttpResponse {
 struct HttpFrontEndOptions {
   std::string bind = "127.0.0.1";
   int port = 8080;  // 0: any free port
-  int threads = 4;  // event-loop threads
+  int threads = 4;  // event loops, one thread each
   int max_connections = 16384;
   int64_t max_header_bytes = 16 << 10;
   int64_t max_body_bytes = 1 << 20;

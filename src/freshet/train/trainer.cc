@@ -158,11 +158,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       store, store, schema, t->dense_->shape(), layout.slots, dims);
   t->dparams_.resize(t->dense_->num_params());
   if (!options.window_log.empty()) {
-    t->window_log_ = std::make_unique<std::ofstream>(options.window_log);
-    if (!*t->window_log_) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot write the window log ", options.window_log));
+    absl::StatusOr<std::unique_ptr<WritableFile>> log =
+        FileSystem::OrDefault(options.file_system)
+            ->NewWritableFile(options.window_log);
+    if (!log.ok()) {
+      return absl::Status(
+          log.status().code(),
+          absl::StrCat("cannot write the window log ", options.window_log, ": ",
+                       log.status().message()));
     }
+    t->window_log_ = std::move(*log);
     t->next_window_log_ = job.train.window_examples;
   }
   return t;
@@ -288,22 +293,33 @@ absl::Status Trainer::TrainBatch(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::LogWindow(int64_t event_time_ms) {
+void Trainer::LogWindow(int64_t event_time_ms) {
   auto num = [](double v) {
     return std::isfinite(v) ? absl::StrCat(v) : std::string("null");
   };
-  *window_log_ << "{\"examples\": " << examples_
-               << ", \"event_time_ms\": " << event_time_ms
-               << ", \"window_auc\": " << num(metrics_->WindowAuc())
-               << ", \"window_logloss\": " << num(metrics_->WindowLogLoss())
-               << ", \"auc\": " << num(metrics_->Auc())
-               << ", \"logloss\": " << num(metrics_->LogLoss()) << "}"
-               << std::endl;  // a line is visible as soon as its window ends
-  if (!*window_log_) {
-    return absl::DataLossError(
-        absl::StrCat("cannot write the window log ", options_.window_log));
+  // A failed write may have left part of its line: the next line starts on
+  // a line of its own.
+  const std::string line =
+      absl::StrCat(window_log_torn_ ? "\n" : "", "{\"examples\": ", examples_,
+                   ", \"event_time_ms\": ", event_time_ms,
+                   ", \"window_auc\": ", num(metrics_->WindowAuc()),
+                   ", \"window_logloss\": ", num(metrics_->WindowLogLoss()),
+                   ", \"auc\": ", num(metrics_->Auc()),
+                   ", \"logloss\": ", num(metrics_->LogLoss()), "}\n");
+  // Append() hands the line to the OS at once: it is visible as soon as its
+  // window ends.
+  const absl::Status written = window_log_->Append(line);
+  window_log_torn_ = !written.ok();
+  if (written.ok()) return;
+  ++window_log_failures_;
+  if (window_log_failures_ == 1 || window_log_failures_ % 100 == 0) {
+    FRESHET_LOG_WARN(
+        "window log {}: the line after {} examples not written: {}; training "
+        "goes on ({} lines lost so far; further failures are logged every "
+        "100th)",
+        options_.window_log, examples_, std::string(written.message()),
+        window_log_failures_);
   }
-  return absl::OkStatus();
 }
 
 void Trainer::UpdateProgress(double now, bool final) {
@@ -315,6 +331,8 @@ void Trainer::UpdateProgress(double now, bool final) {
   p.rotation_gaps = counters_.rotation_gaps;
   p.rotation_lost_bytes = counters_.rotation_lost_bytes;
   p.non_finite = non_finite_examples_;
+  p.window_log_failures = window_log_failures_;
+  p.dead_letter_failures = counters_.dead_letter_failures;
   p.seconds = now - start_;
   p.examples_per_sec =
       p.seconds > 0 ? (examples_ - resumed_examples_) / p.seconds : 0;
@@ -413,8 +431,7 @@ absl::Status Trainer::Run(
       options_.after_batch(*store_, examples_, batch_start);
     }
     if (window_log_ && examples_ >= next_window_log_) {
-      status = LogWindow((*b)->event_time_ms);
-      if (!status.ok()) break;
+      LogWindow((*b)->event_time_ms);
       next_window_log_ += job_.train.window_examples;
     }
     free.Push(std::move(*b));

@@ -19,6 +19,12 @@
 // one compute thread and fixed seeds; two runs over the same stream give
 // bit-identical models (ModelDigest()).
 //
+// Side outputs never stop training: a window-log line that cannot be written
+// (a full disk) is counted (TrainerProgress::window_log_failures), the first
+// failure and every 100th after it are logged (FRESHET_LOG_WARN), and
+// training goes on; so it does for dead letters (ExampleReader), counted in
+// TrainerProgress::dead_letter_failures.
+//
 // Thread safety: Run() is called once, from one thread. Stop() may be called
 // from any thread (e.g. a signal handler's helper thread); Run() then returns
 // after the batch in flight.
@@ -27,13 +33,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "freshet/base/config.h"
+#include "freshet/base/file_system.h"
 #include "freshet/data/example_reader.h"
 #include "freshet/model/metrics.h"
 #include "freshet/store/batch_embedder.h"
@@ -45,9 +51,13 @@ struct TrainerOptions {
   int64_t max_examples = 0;    // stop after this many, resumed ones included;
                                // 0: the whole stream
   double progress_interval_s = 1.0;
-  // When set, appends one JSON line per train.window_examples examples to
-  // this file: examples, event time, window and cumulative AUC and logloss.
+  // When set, writes one JSON line per train.window_examples examples to
+  // this file (created or truncated by Create(), which fails when it cannot
+  // be): examples, event time, window and cumulative AUC and logloss. After
+  // a line that could not be written, the next one starts on a new line.
   std::string window_log;
+  // Where the window log is written (null: FileSystem::Default()).
+  FileSystem* file_system = nullptr;
   // Change tracking kept by the tables: for a sync publisher
   // (EmbeddingTable::CollectDirty(kSync)) and for checkpoints. Keep off what
   // nothing collects: deleted keys would pile up in the tables' logs.
@@ -78,6 +88,9 @@ struct TrainerProgress {
   // Examples of batches whose updates were skipped because a score or
   // gradient was not finite (counted in `examples` all the same).
   int64_t non_finite = 0;
+  // Side outputs that could not be written; training went on.
+  int64_t window_log_failures = 0;   // window-log lines
+  int64_t dead_letter_failures = 0;  // dead letters (malformed records)
   double seconds = 0;
   double examples_per_sec = 0;
   double logloss = 0;  // cumulative progressive logloss
@@ -142,7 +155,9 @@ class Trainer {
   struct Shard;
   absl::Status TrainBatch(Batch& batch);
   void UpdateProgress(double now, bool final);
-  absl::Status LogWindow(int64_t event_time_ms);
+  // Writes the window-log line; a failure is counted and logged, not
+  // returned.
+  void LogWindow(int64_t event_time_ms);
 
   JobConfig job_;
   TrainerOptions options_;
@@ -167,8 +182,10 @@ class Trainer {
   int64_t non_finite_examples_ = 0;
   std::string position_;
   TrainerProgress progress_;
-  std::unique_ptr<std::ofstream> window_log_;
+  std::unique_ptr<WritableFile> window_log_;
   int64_t next_window_log_ = 0;
+  int64_t window_log_failures_ = 0;
+  bool window_log_torn_ = false;  // the last line failed, maybe half written
 };
 
 // The LocalStore a trainer of `job` needs, with the change tracking

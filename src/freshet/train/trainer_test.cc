@@ -8,12 +8,15 @@
 #include <fstream>
 #include <string>
 
+#include "freshet/base/fault_injecting_file_system.h"
+#include "freshet/base/log_capture.h"
 #include "freshet/data/generator.h"
 
 namespace freshet {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 class TrainerTest : public ::testing::Test {
  protected:
@@ -157,6 +160,16 @@ TEST_F(TrainerTest, MalformedRecordsAreSkippedAndCounted) {
   EXPECT_EQ(p.malformed, 10);
   EXPECT_EQ(p.records, 1010);
   EXPECT_TRUE(fs::exists(mixed + ".dead"));
+  EXPECT_EQ(p.dead_letter_failures, 0);
+
+  // Dead letters that cannot be written (their folder is a regular file)
+  // are counted in the progress; training goes on.
+  JobConfig unwritable =
+      CriteoJob(mixed, "lr", {"source.dead_letter=" + data + "/x.dead"});
+  TrainerProgress q = Train(unwritable);
+  EXPECT_EQ(q.examples, 1000);
+  EXPECT_EQ(q.malformed, 10);
+  EXPECT_EQ(q.dead_letter_failures, 10);
 }
 
 TEST_F(TrainerTest, WindowLogHasOneLinePerWindow) {
@@ -176,6 +189,81 @@ TEST_F(TrainerTest, WindowLogHasOneLinePerWindow) {
     EXPECT_THAT(line, ::testing::HasSubstr("\"window_auc\": 0."));
   }
   EXPECT_EQ(lines, 5);
+}
+
+// A window-log line that cannot be written is counted and logged, and
+// training goes on; the line after it starts on a line of its own.
+TEST_F(TrainerTest, WindowLogWriteFailureIsCountedAndTrainingGoesOn) {
+  std::string data = GenerateCriteo(5000, 9);
+  JobConfig job = CriteoJob(
+      data, "lr", {"train.window_examples=1000", "train.batch_size=100"});
+  FaultInjectingFileSystem faulty;
+  TrainerOptions opt;
+  opt.window_log = dir_ / "windows.jsonl";
+  opt.file_system = &faulty;
+  faulty.FailNthWrite(2);  // the line of the second window
+  TrainerProgress p;
+  {
+    LogCapture log;
+    p = Train(job, opt);
+    EXPECT_THAT(log.text(), HasSubstr("window log"));
+    EXPECT_THAT(log.text(), HasSubstr("training goes on"));
+  }
+  EXPECT_EQ(p.examples, 5000);
+  EXPECT_EQ(p.window_log_failures, 1);
+  std::ifstream in(opt.window_log);
+  std::string line;
+  std::vector<int64_t> windows;
+  int empty = 0;  // the one after the failed write
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      ++empty;
+      continue;
+    }
+    const size_t at = line.find("\"examples\": ");
+    ASSERT_NE(at, std::string::npos) << line;
+    windows.push_back(std::stoll(line.substr(at + 12)));
+    EXPECT_EQ(line.back(), '}') << line;
+  }
+  EXPECT_EQ(windows, (std::vector<int64_t>{1000, 3000, 4000, 5000}));
+  EXPECT_EQ(empty, 1);
+}
+
+// A disk that fails every write: each lost line is counted, the warning is
+// logged once (then every 100th), not once per window.
+TEST_F(TrainerTest, WindowLogFailuresAreLoggedRateLimited) {
+  std::string data = GenerateCriteo(5000, 9);
+  JobConfig job = CriteoJob(
+      data, "lr", {"train.window_examples=500", "train.batch_size=100"});
+  FaultInjectingFileSystem faulty;
+  faulty.FailWritesUnder(dir_.string());
+  TrainerOptions opt;
+  opt.window_log = dir_ / "windows.jsonl";
+  opt.file_system = &faulty;
+  LogCapture log;
+  TrainerProgress p = Train(job, opt);
+  EXPECT_EQ(p.examples, 5000);
+  EXPECT_EQ(p.window_log_failures, 10);
+  const std::string text = log.text();
+  size_t warnings = 0;
+  for (size_t at = text.find("window log"); at != std::string::npos;
+       at = text.find("window log", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << text;
+}
+
+// A window log that cannot even be created is an error before training
+// starts, naming the file.
+TEST_F(TrainerTest, WindowLogThatCannotBeCreatedIsAnError) {
+  std::string data = GenerateCriteo(100, 9);
+  JobConfig job = CriteoJob(data, "lr");
+  TrainerOptions opt;
+  opt.window_log = data + "/windows.jsonl";  // under a regular file
+  auto trainer = Trainer::Create(job, opt);
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_THAT(trainer.status().message(),
+              HasSubstr("cannot write the window log " + opt.window_log));
 }
 
 TEST_F(TrainerTest, RejectsAJobWithoutLabel) {
