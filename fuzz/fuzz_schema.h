@@ -23,11 +23,11 @@
 namespace freshet {
 namespace fuzz {
 
-// Aborts with `what` (and the status) when `ok` is false: a fuzzer's set-up
-// must not fail silently.
+// Aborts with `what` when `ok` is false, so that libFuzzer keeps the input:
+// for a failed set-up and for a parser that breaks its contract.
 inline void Require(bool ok, const std::string& what) {
   if (!ok) {
-    std::fprintf(stderr, "fuzzer set-up failed: %s\n", what.c_str());
+    std::fprintf(stderr, "fuzz check failed: %s\n", what.c_str());
     std::abort();
   }
 }
