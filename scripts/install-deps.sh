@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
+  clang-14 libclang-rt-14-dev
   libabsl-dev
   libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libfmt-dev libcli11-dev

@@ -22,6 +22,7 @@
 #include "freshet/data/generator.h"
 #include "freshet/data/schema.h"
 #include "freshet/train/trainer.h"
+#include "nlohmann/json.hpp"
 
 namespace freshet {
 namespace {
@@ -185,6 +186,62 @@ TEST(ManifestTest, RoundTripsAndDetectsEdits) {
   EXPECT_THAT(bad.status().message(), HasSubstr("crc32c mismatch"));
   EXPECT_THAT(DecodeManifest("{not json", "M").status().message(),
               HasSubstr("bad manifest"));
+}
+
+// Found by fuzz/manifest_fuzzer.cc: a number field holding a float beyond
+// the integer's range (format_version 2.2e25) was converted by the JSON
+// library, which is undefined behaviour; floats, negative counts and values
+// past a field's range are DataLoss naming the field, checksum or not.
+TEST(ManifestTest, NumberFieldsMustBeIntegersInRange) {
+  Manifest m;
+  m.id = 3;
+  m.files.push_back({"table-000.shard", "C1", 1234, 10, 2, 0xdeadbeef});
+  const std::string good = EncodeManifest(m);
+  ASSERT_TRUE(DecodeManifest(good, "M").ok());
+  // Each edit, with the manifest's checksum made right again, so that the
+  // field check and not the checksum refuses it.
+  const auto with_field = [&](const std::string& key, nlohmann::json value,
+                              bool in_file) {
+    nlohmann::json j = nlohmann::json::parse(good);
+    j.erase("manifest_crc32c");
+    (in_file ? j["files"][0] : j)[key] = std::move(value);
+    j["manifest_crc32c"] = ComputeCrc32c(j.dump());
+    return DecodeManifest(j.dump(), "M").status();
+  };
+  struct Case {
+    std::string key;
+    nlohmann::json value;
+    bool in_file;
+  };
+  const std::vector<Case> cases = {
+      {"format_version", 2.2e25, false},
+      {"format_version", 1.0, false},
+      {"id", -1, false},
+      {"id", 3.5, false},
+      {"created_unix_ms", 1e300, false},
+      {"created_unix_ms", 18446744073709551615u, false},
+      {"sync_version", "7", false},
+      {"examples", 1e20, false},
+      {"bytes", -5, true},
+      {"crc32c", 4294967296u, true},
+      {"rows", nullptr, true},
+  };
+  for (const Case& c : cases) {
+    const absl::Status st = with_field(c.key, c.value, c.in_file);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss)
+        << c.key << " " << c.value;
+    EXPECT_THAT(st.message(), HasSubstr(c.key)) << c.value;
+  }
+  EXPECT_TRUE(with_field("created_unix_ms", -5, false).ok());
+  // A stored checksum that is not a uint32 is damage too.
+  std::string edited = good;
+  const size_t at = edited.find("\"manifest_crc32c\": ") + 19;
+  edited.replace(at, edited.find_first_of(",\n", at) - at, "1e30");
+  EXPECT_THAT(DecodeManifest(edited, "M").status().message(),
+              HasSubstr("manifest_crc32c: expected an integer"));
+  // files must be a list of objects.
+  EXPECT_EQ(with_field("files", "x", false).code(),
+            absl::StatusCode::kDataLoss);
 }
 
 class CheckpointTest : public ckpt_testing::TrainedModelTest {

@@ -1,10 +1,13 @@
 #include "freshet/ckpt/manifest.h"
 
 #include <filesystem>
+#include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "freshet/base/json_depth.h"
+#include "freshet/base/status_macros.h"
 #include "freshet/ckpt/crc32c.h"
 #include "nlohmann/json.hpp"
 
@@ -41,6 +44,38 @@ json ToJson(const Manifest& m) {
   return j;
 }
 
+// Reads obj[key] into `out`: a JSON integer within T's range. Anything else
+// (absent, a string, a float such as 1.5 or 1e30, a negative count, a value
+// past T's range) is DataLoss naming `where` and `key`; a library conversion
+// would truncate it, or, for a float out of range, be undefined behaviour.
+template <typename T>
+absl::Status GetInteger(const json& obj, const char* key,
+                        const std::string& source, T* out,
+                        const std::string& where = "") {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    return absl::DataLossError(
+        absl::StrCat(source, ": bad manifest: ", where, key, ": missing"));
+  }
+  if (it->is_number_unsigned()) {
+    const uint64_t v = it->get<uint64_t>();
+    if (std::in_range<T>(v)) {
+      *out = static_cast<T>(v);
+      return absl::OkStatus();
+    }
+  } else if (it->is_number_integer()) {
+    const int64_t v = it->get<int64_t>();
+    if (std::in_range<T>(v)) {
+      *out = static_cast<T>(v);
+      return absl::OkStatus();
+    }
+  }
+  return absl::DataLossError(
+      absl::StrCat(source, ": bad manifest: ", where, key,
+                   ": expected an integer in [", std::numeric_limits<T>::min(),
+                   ", ", std::numeric_limits<T>::max(), "], got ", it->dump()));
+}
+
 bool SafeFileName(const std::string& name) {
   return !name.empty() && name != "." && name != ".." &&
          name.find('/') == std::string::npos &&
@@ -75,7 +110,8 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
   }
   const char* field = "manifest_crc32c";
   try {
-    const uint32_t stored = j.at("manifest_crc32c").get<uint32_t>();
+    uint32_t stored;
+    RETURN_IF_ERROR(GetInteger(j, field, source, &stored));
     j.erase("manifest_crc32c");
     const uint32_t computed = ComputeCrc32c(j.dump());
     if (stored != computed) {
@@ -84,25 +120,21 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
           source, stored, computed));
     }
     Manifest m;
-    field = "format_version";
-    m.format_version = j.at(field).get<int>();
+    RETURN_IF_ERROR(GetInteger(j, "format_version", source, &m.format_version));
     if (m.format_version != kCheckpointFormatVersion) {
       return absl::DataLossError(
           absl::StrCat(source, ": bad manifest: unsupported format_version ",
                        m.format_version));
     }
-    field = "id";
-    m.id = j.at(field).get<uint64_t>();
+    RETURN_IF_ERROR(GetInteger(j, "id", source, &m.id));
     field = "kind";
     const std::string kind = j.at(field).get<std::string>();
     if (kind == "full") {
       m.kind = CheckpointKind::kFull;
     } else if (kind == "incremental") {
       m.kind = CheckpointKind::kIncremental;
-      field = "parent_id";
-      m.parent_id = j.at(field).get<uint64_t>();
-      field = "previous_id";
-      m.previous_id = j.at(field).get<uint64_t>();
+      RETURN_IF_ERROR(GetInteger(j, "parent_id", source, &m.parent_id));
+      RETURN_IF_ERROR(GetInteger(j, "previous_id", source, &m.previous_id));
       if (m.parent_id >= m.id || m.previous_id >= m.id ||
           m.previous_id < m.parent_id) {
         return absl::DataLossError(absl::StrCat(
@@ -112,25 +144,41 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
       return absl::DataLossError(
           absl::StrCat(source, ": bad manifest: kind: unknown \"", kind, "\""));
     }
-    field = "created_unix_ms";
-    m.created_unix_ms = j.at(field).get<int64_t>();
+    RETURN_IF_ERROR(
+        GetInteger(j, "created_unix_ms", source, &m.created_unix_ms));
     field = "model_config_hash";
     m.metadata.model_config_hash = j.at(field).get<std::string>();
     field = "stream_position";
     m.metadata.stream_position = j.at(field).get<std::string>();
-    field = "sync_version";
-    m.metadata.sync_version = j.at(field).get<uint64_t>();
-    field = "examples";  // optional: absent in early manifests
-    m.metadata.examples = j.value(field, int64_t{0});
+    RETURN_IF_ERROR(
+        GetInteger(j, "sync_version", source, &m.metadata.sync_version));
+    // Optional: absent in early manifests.
+    if (j.contains("examples")) {
+      RETURN_IF_ERROR(GetInteger(j, "examples", source, &m.metadata.examples));
+    }
     field = "files";
-    for (const json& f : j.at(field)) {
+    const json& files = j.at(field);
+    if (!files.is_array()) {
+      return absl::DataLossError(
+          absl::StrCat(source, ": bad manifest: files: expected an array"));
+    }
+    for (size_t i = 0; i < files.size(); ++i) {
+      const json& f = files[i];
+      const std::string where = absl::StrCat("files[", i, "].");
+      if (!f.is_object()) {
+        return absl::DataLossError(absl::StrCat(
+            source, ": bad manifest: files[", i, "]: expected an object"));
+      }
       ManifestFile mf;
+      field = "files[].name";
       mf.name = f.at("name").get<std::string>();
+      field = "files[].table";
       mf.table = f.at("table").get<std::string>();
-      mf.bytes = f.at("bytes").get<uint64_t>();
-      mf.rows = f.at("rows").get<uint64_t>();
-      mf.deleted_keys = f.at("deleted_keys").get<uint64_t>();
-      mf.crc32c = f.at("crc32c").get<uint32_t>();
+      RETURN_IF_ERROR(GetInteger(f, "bytes", source, &mf.bytes, where));
+      RETURN_IF_ERROR(GetInteger(f, "rows", source, &mf.rows, where));
+      RETURN_IF_ERROR(
+          GetInteger(f, "deleted_keys", source, &mf.deleted_keys, where));
+      RETURN_IF_ERROR(GetInteger(f, "crc32c", source, &mf.crc32c, where));
       if (!SafeFileName(mf.name)) {
         return absl::DataLossError(absl::StrCat(
             source, ": bad manifest: files: bad file name \"", mf.name, "\""));

@@ -10,6 +10,10 @@
 namespace freshet {
 namespace {
 
+// Event times in milliseconds must stay below this in magnitude, a little
+// under INT64_MAX so that rounding cannot overflow.
+constexpr double kMaxEventTimeMs = 9e18;
+
 // Shows at most 64 bytes of a value in an error message.
 std::string_view Excerpt(std::string_view s) { return s.substr(0, 64); }
 
@@ -243,8 +247,16 @@ absl::Status FeatureEncoder::EncodeTargets(const RawRecord& record,
             RecordErrorKind::kBadNumber,
             Cat("timestamp: expected a number, got '", Excerpt(v.text), "'"));
       }
-      out->event_time_ms =
-          static_cast<int64_t>(std::llround(t * s.timestamp_unit_ms()));
+      // llround's result is unspecified beyond int64 milliseconds (it gives
+      // INT64_MIN on x86), which would put the event 292 million years
+      // back; no real event time is anywhere near.
+      const double ms = t * s.timestamp_unit_ms();
+      if (!(std::fabs(ms) < kMaxEventTimeMs)) {
+        return MakeRecordError(RecordErrorKind::kBadNumber,
+                               Cat("timestamp: '", Excerpt(v.text),
+                                   "' is out of range (|ms| must be < 9e18)"));
+      }
+      out->event_time_ms = static_cast<int64_t>(std::llround(ms));
     }
   }
   if (request_id_.used()) {

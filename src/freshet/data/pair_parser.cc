@@ -4,6 +4,7 @@
 // weight the value; the Example is grouped by slot with a stable counting
 // sort, so ids keep their order within a slot.
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -121,7 +122,17 @@ class PairParser final : public RecordParser {
           RecordErrorKind::kBadNumber,
           Cat("label: expected a number, got '", Excerpt(tok), "'"));
     }
-    if (s.num_labels() == 1) out->labels.push_back(s.label(0).Apply(label));
+    if (s.num_labels() == 1) {
+      // As FeatureEncoder's labels: a value beyond the float range (without
+      // a threshold) would train on an infinite target.
+      const float y = s.label(0).Apply(label);
+      if (!std::isfinite(y)) {
+        return MakeRecordError(
+            RecordErrorKind::kBadNumber,
+            Cat("label: expected a finite number, got '", Excerpt(tok), "'"));
+      }
+      out->labels.push_back(y);
+    }
     while (next_token(&tok)) {
       const size_t last = tok.rfind(':');
       std::string_view index, value, field;

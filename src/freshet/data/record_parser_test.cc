@@ -397,6 +397,40 @@ TEST(LibffmParserTest, FieldSelectsSlot) {
   EXPECT_FALSE(MakeRecordParser(MustCompile(wrong), Format("libffm")).ok());
 }
 
+// A label beyond the float range is bad_number in the pair formats as in
+// the others, not an infinite target.
+TEST(PairParserTest, LabelBeyondTheFloatRangeIsBadNumber) {
+  SchemaSpec spec;
+  spec.slots = {Slot("a", "0")};
+  spec.labels = {Label("y", "label")};
+  auto ffm = MustParser(spec, Format("libffm"));
+  EXPECT_EQ(ErrorKind(ffm.get(), "1e300 0:1:1"), "bad_number");
+  EXPECT_EQ(ErrorKind(ffm.get(), "-1e39"), "bad_number");
+  EXPECT_EQ(ErrorKind(ffm.get(), "3.4e38 0:1:1"), "ok");
+  spec.slots = {Slot("f", "features")};
+  auto svm = MustParser(spec, Format("libsvm"));
+  EXPECT_EQ(ErrorKind(svm.get(), "1e300 3:1"), "bad_number");
+  // With a threshold any finite number is a 0/1 label.
+  spec.labels[0].has_threshold = true;
+  spec.labels[0].threshold = 0.5;
+  svm = MustParser(spec, Format("libsvm"));
+  EXPECT_EQ(ErrorKind(svm.get(), "1e300 3:1"), "ok");
+}
+
+// A timestamp whose milliseconds do not fit an int64 is bad_number, not an
+// arbitrary event time.
+TEST(CsvParserTest, TimestampOutOfRangeIsBadNumber) {
+  auto parser = MustParser(RatingsSchema(), Format("csv"),
+                           "userId,movieId,rating,timestamp");
+  Example ex;
+  EXPECT_EQ(ErrorKind(parser.get(), "1,2,4,1e300"), "bad_number");
+  EXPECT_EQ(ErrorKind(parser.get(), "1,2,4,-9.3e15"), "bad_number");
+  ASSERT_TRUE(parser->Parse("1,2,4,-9e12", &ex).ok());
+  EXPECT_EQ(ex.event_time_ms, -9000000000000000);
+  // "+-" is not a sign.
+  EXPECT_EQ(ErrorKind(parser.get(), "1,2,+-4,1"), "bad_number");
+}
+
 // Random mutations of good records: every failure carries a kind, and
 // nothing crashes (the ASan build runs this too).
 TEST(RecordParserFuzzTest, MutatedRecordsFailWithAKind) {

@@ -136,7 +136,11 @@ bool ParseDouble(std::string_view s, double* out) {
       }
     }
   }
-  if (*p == '+') ++p;
+  // from_chars takes no '+'; skipping it must not let "+-1" through.
+  if (*p == '+') {
+    ++p;
+    if (p < end && *p == '-') return false;
+  }
   double v = 0;
   auto [ptr, ec] = std::from_chars(p, end, v);
   if (ec != std::errc() || ptr != end || !std::isfinite(v)) return false;

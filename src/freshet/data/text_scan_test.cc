@@ -62,8 +62,8 @@ TEST(ParseDoubleTest, AcceptsNumbersAndRejectsTheRest) {
   EXPECT_DOUBLE_EQ(v, 0.001);
   ASSERT_TRUE(ParseDouble("12345678901234567890", &v));
   EXPECT_DOUBLE_EQ(v, 12345678901234567890.0);
-  for (const char* bad :
-       {"", " ", "-", "1x", "x1", "nan", "inf", "1e999", "--1", "1 2"}) {
+  for (const char* bad : {"", " ", "-", "+", "1x", "x1", "nan", "inf", "1e999",
+                          "--1", "+-1", "+-1.5", "-+1", "1 2"}) {
     EXPECT_FALSE(ParseDouble(bad, &v)) << bad;
   }
   float f;

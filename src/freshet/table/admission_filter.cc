@@ -95,7 +95,11 @@ bool AdmissionFilter::LoadState(std::string_view* in) {
   }
   std::memcpy(&draws_, in->data(), sizeof(draws_));
   std::memcpy(&last_decay_ms_, in->data() + 8, sizeof(last_decay_ms_));
-  std::memcpy(counters_.data(), in->data() + kFixed, n * sizeof(uint16_t));
+  // Without a sketch (min_count 1) counters_.data() is null, which memcpy
+  // must not be given even for zero bytes.
+  if (n > 0) {
+    std::memcpy(counters_.data(), in->data() + kFixed, n * sizeof(uint16_t));
+  }
   in->remove_prefix(kFixed + n * sizeof(uint16_t));
   return true;
 }

@@ -1,6 +1,8 @@
 #include "freshet/table/admission_filter.h"
 
 #include <map>
+#include <string>
+#include <string_view>
 
 #include "freshet/base/hash.h"
 #include "gtest/gtest.h"
@@ -32,6 +34,31 @@ TEST(AdmissionFilterTest, EstimatesNeverUnderCount) {
   }
   EXPECT_GT(exact, static_cast<int>(truth.size() * 9 / 10));
   EXPECT_EQ(filter.bytes(), 4u * 4096 * sizeof(uint16_t));
+}
+
+// A filter without a sketch (min_count 1, admission by probability only)
+// saves and restores its draw counter. Restoring it used to hand memcpy the
+// empty counter vector's null data pointer (UBSan, in every checkpoint
+// restore of such a table).
+TEST(AdmissionFilterTest, StateWithoutASketchRoundTrips) {
+  AdmissionSpec spec;
+  spec.min_count = 1;
+  spec.probability = 0.5;
+  AdmissionFilter filter(spec, 64, 3);
+  ASSERT_EQ(filter.bytes(), 0u);
+  int admitted = 0;
+  for (uint64_t k = 1; k <= 100; ++k) admitted += filter.Admit(Mix64(k), 0);
+  std::string state;
+  filter.SaveState(&state);
+  AdmissionFilter restored(spec, 64, 3);
+  std::string_view in = state;
+  ASSERT_TRUE(restored.LoadState(&in));
+  EXPECT_TRUE(in.empty());
+  // The same draws follow.
+  for (uint64_t k = 101; k <= 200; ++k) {
+    EXPECT_EQ(restored.Admit(Mix64(k), 0), filter.Admit(Mix64(k), 0)) << k;
+  }
+  EXPECT_GT(admitted, 0);
 }
 
 TEST(AdmissionFilterTest, CountersSaturateAt65535) {
