@@ -1,5 +1,6 @@
 #include "freshet/serve/http_front_end.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <zlib.h>
 
@@ -13,6 +14,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -68,9 +70,60 @@ std::string ErrorBody(std::string_view reason) {
 // never passes the limit by more than one byte (413 then). Beast's own body
 // limit bounds the bytes as sent, so a connection holds at most the decoded
 // body and its read buffer, never a whole compressed body beside it.
+//
+// Inflated bytes go to pages mapped for the request alone (mmap, touched as
+// they are written, unmapped when the body is done), not to the heap: freed
+// heap blocks stay resident, so a crowd of bombs would leave the process
+// holding more than limit x connections long after they were refused.
+class MappedBuffer {
+ public:
+  MappedBuffer() = default;
+  MappedBuffer(MappedBuffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        capacity_(std::exchange(o.capacity_, 0)) {}
+  MappedBuffer& operator=(MappedBuffer&& o) noexcept {
+    if (this != &o) {
+      Release();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      capacity_ = std::exchange(o.capacity_, 0);
+    }
+    return *this;
+  }
+  ~MappedBuffer() { Release(); }
+
+  // Maps `capacity` bytes (reserved, not yet resident); false when mmap
+  // fails.
+  bool Map(size_t capacity) {
+    Release();
+    void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    data_ = static_cast<char*>(p);
+    capacity_ = capacity;
+    return true;
+  }
+  void Release() {
+    if (data_ != nullptr) munmap(data_, capacity_);
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+  }
+  char* data() { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  void set_size(size_t n) { size_ = n; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 struct DecodedBody {
   struct value_type {
     std::string data;
+    MappedBuffer inflated;  // while inflating
     int64_t limit = 0;
     // Set when the body was refused: the status and why.
     int status = 0;
@@ -138,9 +191,13 @@ struct DecodedBody {
 
     void finish(beast::error_code& ec) {
       ec = {};
-      if (mode_ != Mode::kIdentity && !ended_) {
-        Refuse(400, "the compressed request body is truncated", ec);
+      if (mode_ == Mode::kIdentity) return;
+      if (!ended_) {
+        return Refuse(400, "the compressed request body is truncated", ec);
       }
+      MappedBuffer& out = body_.inflated;
+      body_.data.assign(out.data() != nullptr ? out.data() : "", out.size());
+      out.Release();
     }
 
    private:
@@ -151,6 +208,7 @@ struct DecodedBody {
       body_.reason = std::move(reason);
       body_.data.clear();
       body_.data.shrink_to_fit();
+      body_.inflated.Release();
       // Any error stops the parser; the connection answers body_.status.
       ec = http::error::bad_transfer_encoding;
     }
@@ -191,8 +249,13 @@ struct DecodedBody {
       zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
       zs_.avail_in = static_cast<uInt>(in.size());
       const size_t cap = static_cast<size_t>(body_.limit) + 1;
+      MappedBuffer& out = body_.inflated;
+      if (out.data() == nullptr && !out.Map(cap)) {
+        Refuse(500, "cannot map memory for the decoded request body", ec);
+        return false;
+      }
       while (zs_.avail_in > 0 && !ended_) {
-        const size_t have = body_.data.size();
+        const size_t have = out.size();
         if (have >= cap) {
           Refuse(413,
                  absl::StrCat("decoded request body exceeds the limit of ",
@@ -201,19 +264,12 @@ struct DecodedBody {
           return false;
         }
         const size_t room = std::min<size_t>(64 << 10, cap - have);
-        if (have + room > body_.data.capacity()) {
-          // Grow geometrically, but never past the limit: the string's own
-          // doubling would hold up to twice the limit.
-          body_.data.reserve(
-              std::min(cap, std::max(have + room, 2 * body_.data.capacity())));
-        }
-        body_.data.resize(have + room);
-        zs_.next_out = reinterpret_cast<Bytef*>(body_.data.data() + have);
+        zs_.next_out = reinterpret_cast<Bytef*>(out.data() + have);
         zs_.avail_out = static_cast<uInt>(room);
         const uInt in_before = zs_.avail_in;
         const int rc = inflate(&zs_, Z_NO_FLUSH);
         const bool stuck = zs_.avail_in == in_before && zs_.avail_out == room;
-        body_.data.resize(have + room - zs_.avail_out);
+        out.set_size(have + room - zs_.avail_out);
         if (rc == Z_STREAM_END) {
           ended_ = true;
         } else if ((rc != Z_OK && rc != Z_BUF_ERROR) || stuck) {
@@ -224,7 +280,7 @@ struct DecodedBody {
           return false;
         }
       }
-      if (static_cast<int64_t>(body_.data.size()) > body_.limit) {
+      if (static_cast<int64_t>(out.size()) > body_.limit) {
         Refuse(413,
                absl::StrCat("decoded request body exceeds the limit of ",
                             body_.limit, " bytes"),
