@@ -22,20 +22,7 @@ OUT=out/bench
 mkdir -p "$OUT"
 BODY=$OUT/predict10_body.json
 
-"$BUILD/freshet" gen --kind criteo --rows 10 --seed 99 --out "$OUT/predict10_rows.tsv" > /dev/null
-awk -F'\t' '
-  NR == 1 {
-    printf "{\"context\": {\"C1\": \"%s\", \"C2\": \"%s\"", $15, $16
-    for (i = 2; i <= 14; i++) if ($i != "") printf ", \"I%d\": %s", i - 1, $i
-    printf "}, \"candidates\": ["
-  }
-  {
-    printf "%s{", (NR > 1 ? ", " : "")
-    sep = ""
-    for (i = 17; i <= 40; i++) if ($i != "") { printf "%s\"C%d\": \"%s\"", sep, i - 14, $i; sep = ", " }
-    printf "}"
-  }
-  END { printf "]}\n" }' "$OUT/predict10_rows.tsv" > "$BODY"
+bench/predict_body.sh "$BUILD/freshet" 10 "$BODY"
 
 PID=""
 PORT=""

@@ -23,20 +23,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-8}
 
 # The request body: 100 candidates from generated Criteo-shaped records.
-"$FRESHET" gen --kind criteo --rows 100 --seed 99 --out "$OUT/predict_rows.tsv" > /dev/null
-awk -F'\t' '
-  NR == 1 {
-    printf "{\"context\": {\"C1\": \"%s\", \"C2\": \"%s\"", $15, $16
-    for (i = 2; i <= 14; i++) if ($i != "") printf ", \"I%d\": %s", i - 1, $i
-    printf "}, \"candidates\": ["
-  }
-  {
-    printf "%s{", (NR > 1 ? ", " : "")
-    sep = ""
-    for (i = 17; i <= 40; i++) if ($i != "") { printf "%s\"C%d\": \"%s\"", sep, i - 14, $i; sep = ", " }
-    printf "}"
-  }
-  END { printf "]}\n" }' "$OUT/predict_rows.tsv" > "$BODY"
+bench/predict_body.sh "$FRESHET" 100 "$BODY"
 
 run_setting() {  # model setting rows sync_ms
   local model=$1 setting=$2 rows=$3 sync_ms=$4
