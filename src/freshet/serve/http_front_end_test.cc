@@ -481,6 +481,12 @@ TEST_F(HttpFrontEndTest, TheCapFitsUnderTheDescriptorLimit) {
 }
 
 TEST_F(HttpFrontEndTest, RunningOutOfDescriptorsIsNotFatal) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtime needs descriptors of its own (UBSan's vptr check
+  // probes memory through a pipe) and reports valid objects as invalid when
+  // the process has none left; this test runs in the plain and TSan builds.
+  GTEST_SKIP() << "exhausting descriptors breaks the ASan+UBSan runtime";
+#endif
   StartServer({});
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
