@@ -159,12 +159,7 @@ absl::Status FileLogSource::OpenSegment(const std::string& name,
                      path_, name);
     ++rotation_.rotations;
     ++rotation_.gaps;
-    current_ = name;
-    late_.erase(name);
-    offset_ = read_pos_ = offset;
-    begin_ = end_ = 0;
-    skipping_ = false;
-    long_prefix_.clear();
+    AtSegment(name, offset);
     return absl::OkStatus();
   }
   if (!opened.ok()) return FileError(opened.status(), "cannot open", file);
@@ -192,13 +187,17 @@ absl::Status FileLogSource::OpenSegment(const std::string& name,
     if (!s.ok()) return FileError(s, "cannot seek in", file);
   }
   file_ = *std::move(opened);
+  AtSegment(name, offset);
+  return absl::OkStatus();
+}
+
+void FileLogSource::AtSegment(const std::string& name, int64_t offset) {
   current_ = name;
   late_.erase(name);
   offset_ = read_pos_ = offset;
   begin_ = end_ = 0;
   skipping_ = false;
   long_prefix_.clear();
-  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> FileLogSource::Fill() {

@@ -127,6 +127,8 @@ class FileLogSource final : public Source {
   std::string NextSegmentName() const;
   // Opens segment `name` at `offset`.
   absl::Status OpenSegment(const std::string& name, int64_t offset);
+  // Makes `name` at `offset` the read position, with nothing buffered.
+  void AtSegment(const std::string& name, int64_t offset);
   // Reads more bytes into the buffer. Returns whether there is more to look
   // at: bytes were read, or (follow mode) the file was rewritten under the
   // source and is read again from its start.

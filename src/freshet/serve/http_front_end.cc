@@ -213,6 +213,14 @@ struct DecodedBody {
       ec = http::error::bad_transfer_encoding;
     }
 
+    bool RefuseTooLarge(beast::error_code& ec) {
+      Refuse(413,
+             absl::StrCat("decoded request body exceeds the limit of ",
+                          body_.limit, " bytes"),
+             ec);
+      return false;
+    }
+
     bool Inflate(std::string_view in, beast::error_code& ec) {
       if (ended_) {
         if (!in.empty()) {
@@ -257,11 +265,7 @@ struct DecodedBody {
       while (zs_.avail_in > 0 && !ended_) {
         const size_t have = out.size();
         if (have >= cap) {
-          Refuse(413,
-                 absl::StrCat("decoded request body exceeds the limit of ",
-                              body_.limit, " bytes"),
-                 ec);
-          return false;
+          return RefuseTooLarge(ec);
         }
         const size_t room = std::min<size_t>(64 << 10, cap - have);
         zs_.next_out = reinterpret_cast<Bytef*>(out.data() + have);
@@ -281,11 +285,7 @@ struct DecodedBody {
         }
       }
       if (static_cast<int64_t>(out.size()) > body_.limit) {
-        Refuse(413,
-               absl::StrCat("decoded request body exceeds the limit of ",
-                            body_.limit, " bytes"),
-               ec);
-        return false;
+        return RefuseTooLarge(ec);
       }
       if (ended_ && zs_.avail_in > 0) {
         Refuse(400, "bytes after the end of the compressed request body", ec);
