@@ -4,7 +4,8 @@
 #   plain   wrk -t2 -c8, no hostile load: throughput and latency
 #   crowd   10,000 idle + 100 slow-header connections held open while 256
 #           paced clients (10 requests/s each) post and time every answer
-#           (bench/hostile_client.py hold)
+#           (bench/hostile_load.cc, one native event loop; CROWD_CLIENT=python
+#           runs bench/hostile_client.py hold instead)
 #   crowd+wrk  the same crowd, and wrk -c256 closed-loop instead of the
 #           paced clients: every one of the 256 connections must be answered
 #   bombs   64 connections posting gzip bombs (0.5 MB inflating to 512 MiB)
@@ -23,6 +24,9 @@ mkdir -p "$OUT"
 BODY=$OUT/predict10_body.json
 
 bench/predict_body.sh "$BUILD/freshet" 10 "$BODY"
+
+crowd_client=("$BUILD/hostile_load")
+[[ "${CROWD_CLIENT:-native}" == python ]] && crowd_client=(python3 bench/hostile_client.py hold)
 
 PID=""
 PORT=""
@@ -57,7 +61,7 @@ run_binary() {  # label binary
 
   local ex0 ex1
   ex0=$(train_rate)
-  timeout $((SECS + 120)) python3 bench/hostile_client.py hold --port "$PORT" --body "$BODY" \
+  timeout $((SECS + 120)) "${crowd_client[@]}" --port "$PORT" --body "$BODY" \
     --seconds "$SECS" > "$OUT/hostile_${label}_crowd.json" || echo '{"error": "client failed"}' > "$OUT/hostile_${label}_crowd.json"
   ex1=$(train_rate)
   echo "hostile/$label crowd       $(cat "$OUT/hostile_${label}_crowd.json")  train_examples_during $(echo "${ex1:-0} - ${ex0:-0}" | bc)"
